@@ -1,0 +1,155 @@
+"""The dataset container, registry and cached loading."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from harness.errors import HarnessError
+from harness.paths import cache_dir
+from harness.registry import Registry
+
+DEFAULT_DATASET = "mnist"
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Static facts about a dataset; ``mean``/``std`` define the normalised space images live in."""
+
+    name: str
+    num_classes: int
+    channels: int
+    size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    class_names: tuple[str, ...]
+    source: str = ""
+    imbalance: float = 1.0
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.size, self.size)
+
+
+@dataclass
+class ImageData:
+    """Images as uint8 ``[N, C, H, W]``, int64 labels ``[N]``; ``attributes`` for spurious labels."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    info: DatasetInfo
+    split: str
+    attributes: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> list[int]:
+        return torch.bincount(self.labels, minlength=self.info.num_classes).tolist()
+
+    def indices_by_class(self) -> list[torch.Tensor]:
+        order = torch.argsort(self.labels, stable=True)
+        return list(torch.split(order, self.class_counts()))
+
+    def normalised(self, index: torch.Tensor | None = None, device="cpu") -> torch.Tensor:
+        """Float images in the dataset's normalised space: (x / 255 - mean) / std."""
+        x = self.images if index is None else self.images[index]
+        return normalise(x.to(device), self.info)
+
+    def subset(self, index: torch.Tensor) -> "ImageData":
+        attrs = None if self.attributes is None else self.attributes[index]
+        return replace(self, images=self.images[index], labels=self.labels[index], attributes=attrs)
+
+
+def _stats(info: DatasetInfo, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = torch.tensor(info.mean, dtype=torch.float32, device=like.device).view(1, -1, 1, 1)
+    std = torch.tensor(info.std, dtype=torch.float32, device=like.device).view(1, -1, 1, 1)
+    return mean, std
+
+
+def normalise(images_uint8: torch.Tensor, info: DatasetInfo) -> torch.Tensor:
+    mean, std = _stats(info, images_uint8)
+    return (images_uint8.float() / 255.0 - mean) / std
+
+
+def denormalise(images: torch.Tensor, info: DatasetInfo) -> torch.Tensor:
+    """Back to [0, 1] pixels (clamped), e.g. for image grids."""
+    mean, std = _stats(info, images)
+    return (images * std + mean).clamp(0, 1)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset: its info and a function ``(split) -> (uint8 images, labels)``."""
+
+    info: DatasetInfo
+    read: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+    cache_on_disk: bool = True
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register_dataset(info: DatasetInfo, cache_on_disk: bool = True):
+    """Decorator for ``read(split)``; registers ``info.name``."""
+
+    def decorator(read):
+        DATASETS.register(info.name)(DatasetSpec(info, read, cache_on_disk))
+        return read
+
+    return decorator
+
+
+def dataset_names() -> list[str]:
+    """Every accepted name, long-tailed variants included."""
+    base = DATASETS.names()
+    return sorted(base + [f"{n}-lt" for n in base])
+
+
+@functools.lru_cache(maxsize=16)
+def _read_cached(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    spec = DATASETS.get(name)
+    if not spec.cache_on_disk:
+        return spec.read(split)
+    path = cache_dir("data") / f"{name}-{split}.safetensors"
+    if path.exists():
+        tensors = load_file(path)
+        return tensors["images"], tensors["labels"]
+    images, labels = spec.read(split)
+    tmp = path.with_suffix(".tmp")
+    save_file({"images": images.contiguous(), "labels": labels.contiguous()}, tmp)
+    tmp.replace(path)
+    return images, labels
+
+
+def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: float = 100.0) -> ImageData:
+    """Load a split as uint8 tensors (cached in memory and under ``<output>/cache/data``).
+
+    ``<name>-lt`` gives the long-tailed training split with the given ``imbalance`` factor
+    (the test split stays balanced).
+    """
+    if split not in SPLITS:
+        raise HarnessError(f"unknown split '{split}': use one of {', '.join(SPLITS)}")
+    from harness.data.longtail import long_tailed
+
+    base = name[:-3] if name.endswith("-lt") and name[:-3] in DATASETS else name
+    if base not in DATASETS:
+        from harness.registry import did_you_mean
+
+        raise HarnessError(
+            f"unknown dataset '{name}'.{did_you_mean(name, dataset_names())} "
+            f"Known: {', '.join(dataset_names())}."
+        )
+    spec = DATASETS.get(base)
+    images, labels = _read_cached(base, split)
+    data = ImageData(images, labels, spec.info, split)
+    if base != name:
+        data = long_tailed(data, imbalance) if split == "train" else replace(
+            data, info=replace(data.info, name=name, imbalance=float(imbalance))
+        )
+    return data

@@ -1,0 +1,36 @@
+"""Long-tailed variants (the LAD / CSDM convention).
+
+n_c = floor(n_max * IF^(-c / (C - 1))) for class index c = 0..C-1, with imbalance factor
+IF = n_max / n_min; e.g. CIFAR-10-LT at IF 100 keeps 5000 down to 50 images per class.
+The kept images of a class are a fixed seeded choice, so every run sees the same subset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+
+from harness.data.core import ImageData
+from harness.errors import HarnessError
+
+
+def long_tailed_counts(n_max: int, num_classes: int, imbalance: float) -> list[int]:
+    if imbalance < 1:
+        raise HarnessError(f"--imbalance must be >= 1 (n_max / n_min), got {imbalance}")
+    if num_classes == 1:
+        return [n_max]
+    return [max(1, math.floor(n_max * imbalance ** (-c / (num_classes - 1)))) for c in range(num_classes)]
+
+
+def long_tailed(data: ImageData, imbalance: float, seed: int = 0) -> ImageData:
+    counts = long_tailed_counts(min(data.class_counts()), data.info.num_classes, imbalance)
+    gen = torch.Generator().manual_seed(seed)
+    keep = []
+    for idx, n in zip(data.indices_by_class(), counts):
+        keep.append(idx[torch.randperm(len(idx), generator=gen)[:n]])
+    index = torch.sort(torch.cat(keep)).values
+    out = data.subset(index)
+    out.info = replace(data.info, name=f"{data.info.name}-lt", imbalance=float(imbalance))
+    return out

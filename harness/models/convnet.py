@@ -1,0 +1,48 @@
+"""The distillation ConvNet: depth x [conv3x3(width), instance norm, ReLU, avg-pool 2], then linear.
+
+Instance norm is GroupNorm(C, C) (same maths as InstanceNorm2d(affine=True), ~25% faster on CPU).
+``embed(x)`` returns the flattened penultimate features used by distribution-matching methods
+(2048-d for depth 3 at 32x32, 1152-d at 28x28).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from harness.models.registry import register_model
+
+
+class ConvNet(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int, image_size: int, depth: int = 3, width: int = 128):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels, size = in_channels, image_size
+        for _ in range(depth):
+            layers += [
+                nn.Conv2d(channels, width, kernel_size=3, padding=1),
+                nn.GroupNorm(width, width),
+                nn.ReLU(inplace=True),
+            ]
+            if size >= 2:  # deep nets on small images stop pooling at 1x1
+                layers.append(nn.AvgPool2d(kernel_size=2, stride=2))
+                size //= 2
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.embed_dim = width * size * size
+        self.classifier = nn.Linear(self.embed_dim, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+
+def _register_depth(depth: int, name: str) -> None:
+    register_model(name)(lambda c, n, s: ConvNet(c, n, s, depth=depth))
+
+
+_register_depth(3, "convnet")
+_register_depth(4, "convnet4")
+_register_depth(5, "convnet5")

@@ -1,0 +1,22 @@
+"""Where outputs go: one folder (default ``runs/``, or ``$DD_OUTPUT``), never inside the packages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def output_root() -> Path:
+    return Path(os.environ.get("DD_OUTPUT", "runs"))
+
+
+def cache_dir(*parts: str) -> Path:
+    """A folder under ``<output>/cache`` (datasets, pretrained models, distilled sets)."""
+    path = output_root().joinpath("cache", *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_root() -> Path:
+    """Where torchvision-style datasets live (``$DD_DATA``, default ``data/``)."""
+    return Path(os.environ.get("DD_DATA", "data"))
