@@ -1,0 +1,124 @@
+"""Distribution discrepancy measures between feature samples, for distribution-matching distillers.
+
+Samples are rows: x [n, d] and y [m, d]. Every function also accepts leading batch dimensions
+(x [B, n, d], y [B, m, d], frequencies [k, d] shared or [B, k, d] per batch entry; they broadcast)
+and then returns one value per batch entry, so all classes can be matched in one call. Nothing
+loops over samples or frequencies in Python, and everything is differentiable on any device.
+
+Square roots go through ``_safe_sqrt``: sqrt(clamp(v, min=EPS)). Below EPS the value is
+sqrt(EPS) = 1e-6 and the gradient is zero, so the gradient stays finite (at most
+1/(2 sqrt(EPS)) times that of v) where the argument is zero, e.g. when x and y coincide.
+"""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-12
+
+
+def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
+    return v.clamp(min=EPS).sqrt()
+
+
+def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """|a_i - b_j|^2 for all pairs, [..., n, m], from one matmul (clamped at >= 0)."""
+    sq_a = (a * a).sum(-1).unsqueeze(-1)
+    sq_b = (b * b).sum(-1).unsqueeze(-2)
+    return (sq_a + sq_b - 2 * a @ b.transpose(-1, -2)).clamp(min=0)
+
+
+def _pair_mean(kernel, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean over all pairs (i, j) of kernel(|a_i - b_j|^2)."""
+    return kernel(_sq_dists(a, b)).mean((-2, -1))
+
+
+def empirical_cf(x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Empirical characteristic function Phi_x(t) = 1/n sum_i exp(j <t, x_i>) (NCFM eq. 5).
+
+    x [n, d], t [k, d] -> (Re, Im), each [k]: Re = mean_i cos(<t, x_i>), Im = mean_i sin(<t, x_i>).
+    Batched: x [B, n, d] with t [k, d] (shared) or [B, k, d] -> [B, k] each.
+    """
+    proj = x @ t.transpose(-1, -2)  # [..., n, k], computed once for cos and sin
+    return proj.cos().mean(-2), proj.sin().mean(-2)
+
+
+def cf_amplitude_phase(x: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Amplitude and phase parts of |Phi_x(t) - Phi_y(t)|^2 per frequency (NCFM eq. 7).
+
+    amplitude = (|Phi_x| - |Phi_y|)^2
+    phase     = 2 |Phi_x| |Phi_y| (1 - cos(a_x - a_y)), computed as
+                2 (|Phi_x| |Phi_y| - Re_x Re_y - Im_x Im_y) clamped at >= 0,
+    so amplitude + phase = |Phi_x - Phi_y|^2. (Eq. 7 labels the amplitude term
+    |Phi_x - Phi_y|^2, which is the sum, not this part.) Shapes as ``empirical_cf``: [k] or [B, k].
+    """
+    re_x, im_x = empirical_cf(x, t)
+    re_y, im_y = empirical_cf(y, t)
+    mod_x = _safe_sqrt(re_x**2 + im_x**2)
+    mod_y = _safe_sqrt(re_y**2 + im_y**2)
+    amplitude = (mod_x - mod_y) ** 2
+    phase = (2 * (mod_x * mod_y - re_x * re_y - im_x * im_y)).clamp(min=0)
+    return amplitude, phase
+
+
+def ncfd(x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
+    """Characteristic function discrepancy (NCFM eq. 8) with frequencies t as samples of F_T.
+
+    mean over t of sqrt(alpha * amplitude(t) + (1 - alpha) * phase(t)), parts from
+    ``cf_amplitude_phase``. The square root is ``_safe_sqrt`` (see the module docstring): the
+    value for identical samples is sqrt(EPS) = 1e-6, and gradients there are finite (zero).
+    Returns a scalar, or [B] for batched inputs. Invariant to translating x and y together.
+    """
+    amplitude, phase = cf_amplitude_phase(x, y, t)
+    return _safe_sqrt(alpha * amplitude + (1 - alpha) * phase).mean(-1)
+
+
+def mmd_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Linear-kernel MMD^2: |mean_i x_i - mean_j y_j|^2. Scalar, or [B] for batched inputs."""
+    return ((x.mean(-2) - y.mean(-2)) ** 2).sum(-1)
+
+
+def mmd_gaussian(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Biased (V-statistic) Gaussian-kernel MMD^2: E k(x, x') + E k(y, y') - 2 E k(x, y).
+
+    k(x, y) = exp(-|x - y|^2 / (2 sigma^2)); every expectation is the mean over all pairs,
+    i = j included. By Bochner's theorem this equals E_t |Phi_x(t) - Phi_y(t)|^2 with
+    t ~ ``sample_gaussian_frequencies(k, d, sigma)``. Scalar, or [B] for batched inputs.
+    """
+    def kernel(sq):
+        return torch.exp(-sq / (2 * sigma**2))
+
+    return _pair_mean(kernel, x, x) + _pair_mean(kernel, y, y) - 2 * _pair_mean(kernel, x, y)
+
+
+def energy_distance(x: torch.Tensor, y: torch.Tensor, include_real_term: bool = True) -> torch.Tensor:
+    """Energy distance 2 E|X - Y| - E|X - X'| - E|Y - Y'| (Euclidean norm, V-statistic).
+
+    Every expectation is the mean over all pairs, i = j included; distances use ``_safe_sqrt``,
+    so the gradient is finite at zero distance (the zero self-distances count sqrt(EPS) = 1e-6,
+    lowering the value by 1e-6 (1/n + 1/m)). x is the real sample: with
+    ``include_real_term=False`` the E|X - X'| term (no gradient for y, and O(n^2) cost) is
+    skipped, giving 2 E|X - Y| - E|Y - Y'|, which has the same gradient in y but is not itself a
+    distance. Scalar, or [B] for batched inputs.
+    """
+    value = 2 * _pair_mean(_safe_sqrt, x, y) - _pair_mean(_safe_sqrt, y, y)
+    if include_real_term:
+        value = value - _pair_mean(_safe_sqrt, x, x)
+    return value
+
+
+def sample_gaussian_frequencies(k: int, d: int, sigma: float = 1.0, generator: torch.Generator | None = None,
+                                device=None, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """t ~ N(0, sigma^-2 I), [k, d]: the spectral measure of the Gaussian kernel
+    exp(-|x - y|^2 / (2 sigma^2)), i.e. E_t cos(<t, x - y>) equals that kernel.
+    ``generator`` must be on ``device``."""
+    return torch.randn(k, d, generator=generator, device=device, dtype=dtype) / sigma
+
+
+def sample_cauchy_frequencies(k: int, d: int, scale: float = 1.0, generator: torch.Generator | None = None,
+                              device=None, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """t with independent Cauchy(0, 1/scale) coordinates, [k, d]: the spectral measure of the
+    product Laplace kernel exp(-|x - y|_1 / scale) (L1 norm), since E cos(t_i u) = exp(-|u| / scale)
+    per coordinate. (The spherical multivariate Cauchy would instead give exp(-|x - y|_2 / scale).)
+    ``generator`` must be on ``device``."""
+    return torch.empty(k, d, device=device, dtype=dtype).cauchy_(0.0, 1.0 / scale, generator=generator)
