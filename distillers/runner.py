@@ -1,0 +1,56 @@
+"""Run a distiller end to end into an artifact, reusing an identical artifact already on disk.
+
+An artifact's identity is (distiller, its full config, dataset, imbalance, IPC, seed); its path is
+``<output>/synsets/<dataset>/<distiller>/ipc<K>-seed<S>-<hash>.safetensors``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from distillers.base import RunContext, create_distiller
+from harness.data import load_dataset
+from harness.errors import HarnessError
+from harness.paths import output_root
+from harness.provenance import measure
+from harness.synset import load_synset, save_synset
+
+
+def artifact_path(name: str, config: dict, dataset: str, imbalance: float, ipc: int, seed: int) -> Path:
+    ident = json.dumps({"distiller": name, "config": config, "dataset": dataset, "imbalance": imbalance,
+                        "ipc": ipc, "seed": seed}, sort_keys=True, default=str)
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:10]
+    return output_root() / "synsets" / dataset / name / f"ipc{ipc}-seed{seed}-{digest}.safetensors"
+
+
+def distil(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | None = None,
+           device: torch.device | str = "cpu", imbalance: float = 100.0, output: Path | None = None,
+           resume: bool = True, progress: bool = True, log=print) -> Path:
+    """Distil and save an artifact (or return the cached one); returns its path."""
+    distiller = create_distiller(name, overrides)
+    imbalance = imbalance if dataset.endswith("-lt") else 1.0
+    path = Path(output) if output else artifact_path(name, asdict(distiller.config), dataset, imbalance, ipc, seed)
+    path = path.with_suffix(".safetensors")
+    if path.exists() and output is None:
+        try:
+            load_synset(path, expect_dataset=dataset)
+            log(f"reusing {path}")
+            return path
+        except HarnessError as exc:
+            log(f"re-distilling: {exc}")
+    data = load_dataset(dataset, "train", imbalance=imbalance)
+    device = torch.device(device)
+    run = RunContext(seed=seed, device=device, checkpoint=path.with_suffix(".ckpt"), resume=resume,
+                     progress=progress, log=log)
+    with measure(device) as m:
+        synset = distiller.distil(data, ipc, run)
+    synset.meta.update({"timing": m.as_dict(), "device": str(device)})
+    save_synset(synset, path)
+    for leftover in (run.checkpoint, run.checkpoint.with_name(run.checkpoint.name + ".json")):
+        leftover.unlink(missing_ok=True)
+    return path

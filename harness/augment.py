@@ -1,0 +1,143 @@
+"""Differentiable siamese augmentation (DSA; Zhao & Bilen, ICML 2021).
+
+Six families act on normalised image batches and pass gradients to the images:
+colour (brightness, saturation, contrast), crop (translation), cutout, flip, scale, rotate.
+Every random draw is a uniform number per image, so the same draw can be shared:
+
+* ``augment(x, cfg, generator)`` gives every image its own draw (evaluation training);
+* ``augment(x, cfg, generator, groups=g)`` shares one draw per group id, e.g. the real and the
+  synthetic images of one class (siamese use inside distillation);
+* :func:`keyed_uniforms` derives each group's draw from (seed, iteration, class) alone, so
+  batching classes together or splitting them across processes gives the same augmentation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+FAMILIES = ("color", "crop", "cutout", "flip", "scale", "rotate")
+DRAWS_PER_FAMILY = 3  # uniforms each family may use per image
+
+
+@dataclass(frozen=True)
+class DSAConfig:
+    """DSA settings (defaults from the DSA/DM papers). ``single_family``: one family per call."""
+
+    strategy: str = "color_crop_cutout_flip_scale_rotate"
+    single_family: bool = True
+    brightness: float = 1.0
+    saturation: float = 2.0
+    contrast: float = 0.5
+    crop: float = 0.125
+    cutout: float = 0.5
+    scale: float = 1.2
+    rotate_degrees: float = 15.0
+
+    def families(self) -> tuple[str, ...]:
+        names = tuple(self.strategy.split("_")) if self.strategy else ()
+        unknown = [n for n in names if n not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown DSA family {unknown}: use {'_'.join(FAMILIES)}")
+        return names
+
+
+def mix_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (e.g. seed, iteration, class), stable across runs and processes."""
+    h = 1469598103934665603
+    for p in parts:
+        h = ((h ^ (int(p) & 0xFFFFFFFFFFFFFFFF)) * 1099511628211) & 0x7FFFFFFFFFFFFFFF
+    return h
+
+
+def keyed_uniforms(seed: int, iteration: int, keys: list[int] | torch.Tensor, device="cpu") -> torch.Tensor:
+    """Uniform draws ``[len(keys), families, 3]``, each row from (seed, iteration, key) alone."""
+    rows = [
+        torch.rand(len(FAMILIES), DRAWS_PER_FAMILY, generator=torch.Generator().manual_seed(mix_seed(seed, iteration, k)))
+        for k in (keys.tolist() if torch.is_tensor(keys) else keys)
+    ]
+    return torch.stack(rows).to(device)
+
+
+def _affine(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    grid = F.affine_grid(theta, list(x.shape), align_corners=True)
+    return F.grid_sample(x, grid, align_corners=True)
+
+
+def _color(x, u, cfg):
+    x = x + (u[:, 0] - 0.5).view(-1, 1, 1, 1) * cfg.brightness
+    mean = x.mean(dim=1, keepdim=True)
+    x = (x - mean) * (u[:, 1] * cfg.saturation).view(-1, 1, 1, 1) + mean
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (u[:, 2] + cfg.contrast).view(-1, 1, 1, 1) + mean
+
+
+def _crop(x, u, cfg):
+    shift = (u[:, :2] * 2 - 1) * 2 * cfg.crop  # +-crop of the side, in [-1, 1] grid units
+    eye = torch.eye(2, device=x.device, dtype=x.dtype).expand(len(x), 2, 2)
+    return _affine(x, torch.cat([eye, shift.unsqueeze(2)], dim=2))
+
+
+def _cutout(x, u, cfg):
+    n, _, h, w = x.shape
+    half_h, half_w = int(h * cfg.cutout + 0.5) / 2, int(w * cfg.cutout + 0.5) / 2
+    cy, cx = u[:, 0] * h, u[:, 1] * w
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = ((rows - cy.view(n, 1, 1)).abs() < half_h) & ((cols - cx.view(n, 1, 1)).abs() < half_w)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+def _flip(x, u, cfg):
+    return torch.where((u[:, 0] < 0.5).view(-1, 1, 1, 1), x.flip(3), x)
+
+
+def _scale(x, u, cfg):
+    s = 1 / cfg.scale + u[:, :2] * (cfg.scale - 1 / cfg.scale)
+    zero = torch.zeros_like(s[:, 0])
+    theta = torch.stack([torch.stack([s[:, 0], zero, zero], 1), torch.stack([zero, s[:, 1], zero], 1)], 1)
+    return _affine(x, theta)
+
+
+def _rotate(x, u, cfg):
+    angle = (u[:, 0] * 2 - 1) * math.radians(cfg.rotate_degrees)
+    cos, sin, zero = torch.cos(angle), torch.sin(angle), torch.zeros_like(angle)
+    theta = torch.stack([torch.stack([cos, sin, zero], 1), torch.stack([-sin, cos, zero], 1)], 1)
+    return _affine(x, theta)
+
+
+_APPLY = {"color": _color, "crop": _crop, "cutout": _cutout, "flip": _flip, "scale": _scale, "rotate": _rotate}
+
+
+def augment(
+    x: torch.Tensor,
+    cfg: DSAConfig,
+    generator: torch.Generator | None = None,
+    groups: torch.Tensor | None = None,
+    uniforms: torch.Tensor | None = None,
+    family_draw: float | None = None,
+) -> torch.Tensor:
+    """Augment a normalised batch ``[N, C, H, W]``.
+
+    ``uniforms`` ``[G, families, 3]`` (from :func:`keyed_uniforms`) with ``groups`` ``[N]`` in
+    0..G-1 shares one draw per group; otherwise each image (or each group) draws from
+    ``generator``. ``family_draw`` in [0, 1) picks the family when ``cfg.single_family``.
+    """
+    families = cfg.families()
+    if not families:
+        return x
+    if uniforms is None:
+        count = len(x) if groups is None else int(groups.max()) + 1
+        uniforms = torch.rand(count, len(FAMILIES), DRAWS_PER_FAMILY, generator=generator).to(x.device)
+    u = uniforms if groups is None else uniforms[groups.to(uniforms.device)]
+    u = u.to(device=x.device, dtype=x.dtype)
+    if cfg.single_family:
+        if family_draw is None:
+            family_draw = torch.rand(1, generator=generator).item()
+        families = (families[int(family_draw * len(families))],)
+    for name in families:
+        x = _APPLY[name](x, u[:, FAMILIES.index(name)], cfg)
+    return x

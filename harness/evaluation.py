@@ -1,0 +1,84 @@
+"""Evaluate a synthetic set: train fresh models (architectures x seeds), test on the real test split.
+
+One record per (architecture, seed) cell, appended as soon as it finishes; cells already in the
+store are skipped, so an interrupted evaluation continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.data import load_dataset
+from harness.protocol import EvalProtocol
+from harness.provenance import measure
+from harness.records import RecordStore
+from harness.stats import summarize
+from harness.synset import SyntheticSet
+from harness.train import train_and_test
+
+
+def synset_cell(synset: SyntheticSet, sha256: str, task: str) -> dict:
+    """The identifying fields shared by every record about one synthetic set."""
+    return {
+        "task": task,
+        "distiller": synset.meta.get("distiller", "unknown"),
+        "dataset": synset.info.name,
+        "imbalance": synset.info.imbalance,
+        "ipc": synset.ipc,
+        "distill_seed": synset.meta.get("seed"),
+        "synset_sha256": sha256,
+    }
+
+
+def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: list[int],
+                    protocol: EvalProtocol, store: RecordStore, device="cpu", task: str = "evaluate",
+                    progress: bool = True, cell_extra: dict | None = None) -> list[dict]:
+    """Train/test every missing (arch, seed) cell and return all of this set's records for them."""
+    test = load_dataset(synset.info.name, "test", imbalance=synset.info.imbalance)
+    targets = synset.targets(protocol.label_type)
+    base = {**synset_cell(synset, sha256, task), **(cell_extra or {}),
+            "protocol_name": protocol.name, "protocol_fingerprint": protocol.fingerprint()}
+    todo = [(a, s) for a in archs for s in seeds if not store.has({**base, "arch": a, "seed": s})]
+    bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="epoch",
+               disable=not progress or not todo)
+    for arch, seed in todo:
+        bar.set_postfix(arch=arch, seed=seed, refresh=False)
+        with measure(device) as m:
+            metrics = train_and_test(arch, synset.images, targets, test, protocol, seed, torch.device(device), bar)
+        store.append({**base, "arch": arch, "seed": seed}, metrics, protocol.as_dict(),
+                     {**m.as_dict(), "device": str(device)})
+    bar.close()
+    wanted = {(a, s) for a in archs for s in seeds}
+    return [r for r in store.load() if all(r.get(k) == v for k, v in base.items())
+            and (r["arch"], r["seed"]) in wanted]
+
+
+def summary_by_arch(records: list[dict], metric: str = "accuracy") -> dict[str, dict]:
+    by_arch: dict[str, list[float]] = {}
+    for r in records:
+        by_arch.setdefault(r["arch"], []).append(r["metrics"][metric])
+    return {arch: summarize(values) for arch, values in by_arch.items()}
+
+
+def format_summary(name: str, summaries: dict[str, dict]) -> str:
+    lines = []
+    for arch, s in summaries.items():
+        lines.append(f"{name:>12} {arch:>10}: {s['mean']:6.2f} +- {s['std']:5.2f} "
+                     f"(95% CI {s['ci_low']:.2f}..{s['ci_high']:.2f}, n={s['n']})")
+    return "\n".join(lines)
+
+
+def default_store(task: str) -> RecordStore:
+    from harness.records import records_path
+
+    return RecordStore(records_path(task))
+
+
+def read_synset(path: str | Path, dataset: str | None = None) -> tuple[SyntheticSet, str]:
+    from harness.synset import load_synset, sha256_file
+
+    synset = load_synset(Path(path), expect_dataset=dataset)
+    return synset, synset.meta["sha256"] if "sha256" in synset.meta else sha256_file(Path(path))

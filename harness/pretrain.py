@@ -1,0 +1,85 @@
+"""Cached pretrained models: ``python -m harness.pretrain --dataset D --arch convnet --count K``.
+
+Each model is trained on the real training split under a recipe (an EvalProtocol) and both its
+initial and final weights are kept under ``<output>/cache/pretrained/<dataset>/<arch>/<recipe
+fingerprint>/seed<k>/``; a model already there is reused, never retrained. Used by NCFM's hybrid
+extractor, the classifier critics and the selection baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from harness.checkpoint import atomic_write_text
+from harness.cli import add_common_flags, resolve_device, run_command
+from harness.data import load_dataset
+from harness.protocol import EvalProtocol
+from harness.provenance import environment, measure
+from harness.train import init_model, test_model, train_model
+
+# SGD on the full real training set; short, because CPUs pay for it (docs: README "Pretraining").
+DEFAULT_RECIPE = EvalProtocol(name="pretrain", epochs=2, lr_milestones=(), augmentation=None)
+
+
+def pretrained_dir(dataset: str, arch: str, seed: int, recipe: EvalProtocol, imbalance: float) -> Path:
+    from harness.paths import cache_dir
+
+    tag = dataset if not dataset.endswith("-lt") else f"{dataset}{imbalance:g}"
+    return cache_dir("pretrained", tag, arch, recipe.fingerprint(), f"seed{seed}")
+
+
+def get_pretrained(dataset: str, arch: str = "convnet", seed: int = 0, recipe: EvalProtocol = DEFAULT_RECIPE,
+                   device="cpu", imbalance: float = 100.0, log=print) -> tuple[dict, dict]:
+    """(initial, final) state dicts of one pretrained model, training it once if it is not cached."""
+    folder = pretrained_dir(dataset, arch, seed, recipe, imbalance)
+    init_path, final_path = folder / "init.safetensors", folder / "final.safetensors"
+    if not final_path.exists():
+        train = load_dataset(dataset, "train", imbalance=imbalance)
+        model = init_model(arch, train.info, seed, device)
+        init_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
+        log(f"pretraining {arch} seed {seed} on {dataset} ({recipe.epochs} epochs, {len(train)} images)")
+        with measure(device) as m:
+            train_model(model, train.normalised(device=device), train.labels, recipe, seed)
+        metrics = test_model(model, load_dataset(dataset, "test", imbalance=imbalance))
+        save_file(init_state, init_path)
+        atomic_write_text(folder / "manifest.json", json.dumps({
+            "dataset": dataset, "arch": arch, "seed": seed, "recipe": recipe.as_dict(),
+            "recipe_fingerprint": recipe.fingerprint(), "test_accuracy": metrics["accuracy"],
+            "timing": m.as_dict(), **environment()}, indent=2, default=str))
+        tmp = final_path.with_name("final.tmp")
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp)
+        tmp.replace(final_path)  # last: its presence means the whole entry is complete
+    return load_file(init_path, device=str(device)), load_file(final_path, device=str(device))
+
+
+def pretrained_model(dataset: str, arch: str = "convnet", seed: int = 0, device="cpu", **kwargs) -> torch.nn.Module:
+    """A ready model with the final pretrained weights, in eval mode with frozen parameters."""
+    _, final = get_pretrained(dataset, arch, seed, device=device, **kwargs)
+    info = load_dataset(dataset, "test", imbalance=kwargs.get("imbalance", 100.0)).info
+    model = init_model(arch, info, seed, device)
+    model.load_state_dict(final)
+    model.eval().requires_grad_(False)
+    return model
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m harness.pretrain", description=__doc__.splitlines()[0])
+    add_common_flags(parser)
+    parser.add_argument("--arch", default="convnet")
+    parser.add_argument("--count", type=int, default=1, help="number of models (seeds 0..K-1)")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_RECIPE.epochs)
+    args = parser.parse_args(argv)
+    recipe = DEFAULT_RECIPE.with_overrides(epochs=args.epochs)
+    device = resolve_device(args.device)
+    for seed in range(args.count):
+        get_pretrained(args.dataset, args.arch, seed, recipe, device, args.imbalance)
+        print(pretrained_dir(args.dataset, args.arch, seed, recipe, args.imbalance))
+
+
+if __name__ == "__main__":
+    run_command(main)

@@ -1,0 +1,65 @@
+"""The evaluation protocol: how a fresh model is trained on a synthetic set and tested.
+
+A frozen dataclass with a stable fingerprint (sha256 of its fields, name excluded): numbers with
+different fingerprints are never compared. The model is always tested once, after the final
+epoch: no epoch or model is ever selected on test accuracy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+
+from harness.augment import DSAConfig
+from harness.errors import HarnessError
+from harness.registry import did_you_mean
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    name: str
+    epochs: int
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 256
+    lr_milestones: tuple[float, ...] = (0.5,)  # fractions of training where lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
+    augmentation: DSAConfig | None = DSAConfig()
+    label_type: str = "hard"  # "hard", or "soft" when the set carries soft labels
+    reported_epoch: str = "final"
+    optimizer: str = "sgd"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        body = {k: v for k, v in self.as_dict().items() if k != "name"}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+    def with_overrides(self, **changes) -> "EvalProtocol":
+        known = [f.name for f in fields(self)]
+        for key in changes:
+            if key not in known:
+                raise HarnessError(f"unknown protocol field '{key}'.{did_you_mean(key, known)}")
+        return replace(self, **changes)
+
+
+PROTOCOLS: dict[str, EvalProtocol] = {
+    # DC/DSA/DM evaluation: SGD lr 0.01 momentum 0.9 wd 5e-4, 1000 epochs, lr x0.1 at half,
+    # batch 256, per-sample DSA, final-epoch accuracy.
+    "paper": EvalProtocol(name="paper", epochs=1000),
+    # A CPU budget: the same recipe shortened to 300 epochs (lr x0.1 at epoch 150).
+    "quick": EvalProtocol(name="quick", epochs=300),
+    # For tests and smoke runs only.
+    "smoke": EvalProtocol(name="smoke", epochs=5),
+}
+
+
+def get_protocol(name: str) -> EvalProtocol:
+    if name not in PROTOCOLS:
+        raise HarnessError(
+            f"unknown protocol '{name}'.{did_you_mean(name, list(PROTOCOLS))} Known: {', '.join(PROTOCOLS)}."
+        )
+    return PROTOCOLS[name]

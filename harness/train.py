@@ -1,0 +1,89 @@
+"""Train a fresh model on a (synthetic) set and test it on real data, under an EvalProtocol.
+
+Seeding rule (shared by every path that trains models): the model's initial weights come from
+``torch.manual_seed(mix_seed(seed, 0))``; mini-batch order and augmentation draws come from a
+generator seeded with ``mix_seed(seed, 1)``. The test split is scored once, after the last epoch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from harness.augment import augment, mix_seed
+from harness.data import ImageData
+from harness.models import build_model
+from harness.protocol import EvalProtocol
+
+
+def init_model(arch: str, info, seed: int, device) -> nn.Module:
+    torch.manual_seed(mix_seed(seed, 0))
+    return build_model(arch, info.channels, info.num_classes, info.size).to(device)
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against class indices or against probability vectors (soft labels)."""
+    if target.dtype.is_floating_point:
+        return -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
+    return F.cross_entropy(logits, target)
+
+
+def make_optimizer(model: nn.Module, protocol: EvalProtocol, steps_per_epoch: int):
+    if protocol.optimizer != "sgd":
+        raise ValueError(f"unsupported optimizer '{protocol.optimizer}'")
+    opt = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                          weight_decay=protocol.weight_decay)
+    milestones = [int(f * protocol.epochs) * steps_per_epoch for f in protocol.lr_milestones]
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=protocol.lr_gamma)
+    return opt, sched
+
+
+def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, protocol: EvalProtocol,
+                seed: int, progress=None) -> nn.Module:
+    """Train ``model`` on normalised ``images`` (targets: indices or soft labels) for the protocol."""
+    device = next(model.parameters()).device
+    images, targets = images.to(device), targets.to(device)
+    gen = torch.Generator().manual_seed(mix_seed(seed, 1))
+    n = len(images)
+    steps = -(-n // protocol.batch_size)
+    opt, sched = make_optimizer(model, protocol, steps)
+    model.train()
+    for _ in range(protocol.epochs):
+        order = torch.randperm(n, generator=gen).to(device)
+        for batch in order.split(protocol.batch_size):
+            x = images[batch]
+            if protocol.augmentation is not None:
+                x = augment(x, protocol.augmentation, generator=gen)
+            loss = soft_cross_entropy(model(x), targets[batch])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        if progress is not None:
+            progress.update(1)
+    return model
+
+
+@torch.no_grad()
+def test_model(model: nn.Module, test: ImageData, batch_size: int = 1000) -> dict:
+    """Accuracy and per-class accuracy (in %) on a real split."""
+    device = next(model.parameters()).device
+    model.eval()
+    preds = []
+    for index in torch.arange(len(test)).split(batch_size):
+        preds.append(model(test.normalised(index, device)).argmax(1).cpu())
+    correct = (torch.cat(preds) == test.labels).float()
+    per_class = torch.zeros(test.info.num_classes).index_add_(0, test.labels, correct)
+    counts = torch.bincount(test.labels, minlength=test.info.num_classes).clamp(min=1)
+    return {
+        "accuracy": 100.0 * correct.mean().item(),
+        "per_class_accuracy": (100.0 * per_class / counts).tolist(),
+    }
+
+
+def train_and_test(arch: str, images: torch.Tensor, targets: torch.Tensor, test: ImageData,
+                   protocol: EvalProtocol, seed: int, device="cpu", progress=None) -> dict:
+    model = init_model(arch, test.info, seed, device)
+    train_model(model, images, targets, protocol, seed, progress)
+    return test_model(model, test)

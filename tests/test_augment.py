@@ -1,0 +1,37 @@
+import pytest
+import torch
+
+from harness.augment import FAMILIES, DSAConfig, augment, keyed_uniforms
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_changes_images_and_passes_gradients(family):
+    x = torch.randn(6, 3, 16, 16, requires_grad=True)
+    cfg = DSAConfig(strategy=family)
+    gen = torch.Generator().manual_seed(0)
+    y = augment(x, cfg, generator=gen)
+    assert y.shape == x.shape and not torch.allclose(y, x)
+    y.square().sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_groups_share_one_draw():
+    """Siamese use: identical images in the same group get identical transformations."""
+    img = torch.randn(1, 1, 12, 12)
+    x = img.repeat(4, 1, 1, 1)
+    groups = torch.tensor([0, 0, 1, 1])
+    y = augment(x, DSAConfig(single_family=False), generator=torch.Generator().manual_seed(3), groups=groups)
+    assert torch.allclose(y[0], y[1]) and torch.allclose(y[2], y[3])
+    assert not torch.allclose(y[0], y[2])
+
+
+def test_keyed_draws_do_not_depend_on_batching():
+    together = keyed_uniforms(seed=5, iteration=7, keys=[0, 1, 2, 3])
+    apart = torch.cat([keyed_uniforms(5, 7, [0, 1]), keyed_uniforms(5, 7, [2, 3])])
+    assert torch.equal(together, apart)
+    assert not torch.equal(keyed_uniforms(5, 8, [0]), keyed_uniforms(5, 7, [0]))
+
+
+def test_unknown_family_is_refused():
+    with pytest.raises(ValueError, match="unknown DSA family"):
+        augment(torch.zeros(1, 1, 4, 4), DSAConfig(strategy="color_blur"))

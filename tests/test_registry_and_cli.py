@@ -1,0 +1,73 @@
+"""Registries, did-you-mean and the one-line errors every command gives for bad input."""
+
+import pytest
+
+from harness.registry import Registry, UnknownNameError
+
+
+def test_registry_collision_and_suggestion():
+    reg = Registry("widget")
+    reg.register("convnet")(object())
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("convnet")(object())
+    with pytest.raises(UnknownNameError) as err:
+        reg.get("convnte")
+    assert "did you mean 'convnet'" in str(err.value).lower()
+    assert "\n" not in str(err.value)
+
+
+def _run(main, argv, capsys):
+    from harness.cli import run_command
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_command(main, argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_unknown_distiller(capsys):
+    from harness.distill import main
+
+    err = _run(main, ["--distiller", "dmm", "--dataset", "mnist-tiny"], capsys)
+    assert "unknown distiller 'dmm'" in err and "Did you mean 'dm'" in err
+
+
+def test_unknown_dataset(capsys):
+    from harness.distill import main
+
+    err = _run(main, ["--distiller", "random", "--dataset", "fashon-mnist"], capsys)
+    assert "unknown dataset" in err and "'fashion-mnist'" in err
+
+
+def test_unknown_arch(capsys, tiny):
+    from distillers.runner import distil
+    from harness.evaluate import main
+
+    path = distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None)
+    err = _run(main, ["--synset", str(path), "--arch", "resnet81", "--protocol", "smoke"], capsys)
+    assert "unknown architecture 'resnet81'" in err and "resnet18" in err
+
+
+def test_unknown_setting(capsys):
+    from harness.distill import main
+
+    err = _run(main, ["--distiller", "dm", "--dataset", "mnist-tiny", "--set", "lr_image=2"], capsys)
+    assert "no setting 'lr_image'" in err and "lr_images" in err
+
+
+def test_ipc_larger_than_class(capsys):
+    from harness.distill import main
+
+    err = _run(main, ["--distiller", "random", "--dataset", "mnist-tiny", "--ipc", "50"], capsys)
+    assert "--ipc 50 is larger than class" in err and "--ipc 20 or less" in err
+
+
+def test_ls_lists_every_registry(capsys):
+    from harness.__main__ import main
+
+    main(["ls"])
+    out = capsys.readouterr().out
+    for word in ("mnist", "convnet", "dm", "random", "paper"):
+        assert word in out
