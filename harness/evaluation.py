@@ -33,14 +33,20 @@ def synset_cell(synset: SyntheticSet, sha256: str, task: str) -> dict:
     }
 
 
+def result_base(synset: SyntheticSet, sha256: str, protocol: EvalProtocol, task: str = "evaluate",
+                cell_extra: dict | None = None) -> dict:
+    """A result cell without its (arch, seed): add ``arch`` and ``seed`` to get the full cell."""
+    return {**synset_cell(synset, sha256, task), **(cell_extra or {}),
+            "protocol_name": protocol.name, "protocol_fingerprint": protocol.fingerprint()}
+
+
 def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: list[int],
                     protocol: EvalProtocol, store: RecordStore, device="cpu", task: str = "evaluate",
                     progress: bool = True, cell_extra: dict | None = None) -> list[dict]:
     """Train/test every missing (arch, seed) cell and return all of this set's records for them."""
     test = load_dataset(synset.info.name, "test", imbalance=synset.info.imbalance)
     targets = synset.targets(protocol.label_type)
-    base = {**synset_cell(synset, sha256, task), **(cell_extra or {}),
-            "protocol_name": protocol.name, "protocol_fingerprint": protocol.fingerprint()}
+    base = result_base(synset, sha256, protocol, task, cell_extra)
     todo = [(a, s) for a in archs for s in seeds if not store.has({**base, "arch": a, "seed": s})]
     bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="epoch",
                disable=not progress or not todo)
