@@ -1,35 +1,15 @@
-"""Shared fixtures: every test writes under a temporary output folder; tiny real-data datasets.
+"""Shared fixtures: every test writes under a temporary output folder.
 
-``mnist-tiny`` / ``fashion-mnist-tiny`` are registered datasets made of the first 20 training
-and 20 test images per class of the real data, so distillers, pretraining and tasks run on real
-images in seconds.
+Tests use the registered smoke subsets ``mnist-tiny`` / ``fashion-mnist-tiny`` (the first 20
+training and 20 test images per class of the real data), so distillers, pretraining and tasks
+run on real images in seconds.
 """
 
 from __future__ import annotations
 
 import pytest
-import torch
 
-from harness.data import DATASETS, load_dataset, register_dataset
-from harness.data.core import DatasetInfo
-
-TINY_PER_CLASS = 20
-
-
-def _tiny_reader(base: str):
-    def read(split: str):
-        full = load_dataset(base, split)
-        index = torch.cat([idx[:TINY_PER_CLASS] for idx in full.indices_by_class()])
-        return full.images[index], full.labels[index]
-
-    return read
-
-
-for _base in ("mnist", "fashion-mnist"):
-    if f"{_base}-tiny" not in DATASETS:
-        _info = DATASETS.get(_base).info
-        register_dataset(DatasetInfo(**{**_info.__dict__, "name": f"{_base}-tiny"}), cache_on_disk=False)(
-            _tiny_reader(_base))
+from harness.data import load_dataset
 
 
 @pytest.fixture(scope="session")

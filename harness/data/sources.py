@@ -123,3 +123,26 @@ def _cifar100_classes() -> tuple[str, ...]:
                               _cifar100_classes(), "torchvision CIFAR100"))
 def read_cifar100(split: str):
     return _read_cifar("CIFAR100", split)
+
+
+SMOKE_PER_CLASS = 20
+
+
+def _register_smoke_subset(base: str) -> None:
+    """``<base>-tiny``: the first 20 train and 20 test images per class, for smoke runs and tests."""
+    from dataclasses import replace
+
+    from harness.data.core import DATASETS, load_dataset
+
+    def read(split: str):
+        full = load_dataset(base, split)
+        index = torch.cat([idx[:SMOKE_PER_CLASS] for idx in full.indices_by_class()])
+        return full.images[index], full.labels[index]
+
+    info = DATASETS.get(base).info
+    register_dataset(replace(info, name=f"{base}-tiny", source=f"first {SMOKE_PER_CLASS} per class of {base}"),
+                     cache_on_disk=False)(read)
+
+
+for _base in ("mnist", "fashion-mnist"):
+    _register_smoke_subset(_base)
