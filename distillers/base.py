@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from harness.checkpoint import load_state, save_state, state_exists
 from harness.data import ImageData
+from harness.distributed import gather_rows, per_rank, rank_and_size, shard
 from harness.errors import HarnessError
 from harness.registry import Registry, did_you_mean
 from harness.synset import SyntheticSet
@@ -89,7 +90,10 @@ class IterativeDistiller(Distiller):
 
     Subclasses implement ``setup`` (create ``self.images``, ``self.labels``, optimisers),
     ``step(iteration) -> loss`` and ``state()``/``load_state()`` for anything beyond images and the
-    image optimiser. The loop shows a progress bar, checkpoints every ``checkpoint_every``
+    image optimiser. ``self.classes`` (set before ``setup``) lists the classes this process
+    distils: all of them, or this rank's block under torch.distributed (see
+    :mod:`harness.distributed`); parameters shared across classes must go through
+    ``all_reduce_gradients`` before their optimiser step. The loop shows a progress bar, checkpoints every ``checkpoint_every``
     iterations, resumes from the checkpoint, and stops with a clear error (keeping the last good
     images in the checkpoint) when a loss or an image becomes NaN or infinite.
     """
@@ -99,6 +103,7 @@ class IterativeDistiller(Distiller):
     images: torch.Tensor
     labels: torch.Tensor
     optimizer: torch.optim.Optimizer
+    classes: list[int]
 
     @abstractmethod
     def setup(self, data: ImageData, ipc: int, run: RunContext, warnings: list[str]) -> None: ...
@@ -119,38 +124,46 @@ class IterativeDistiller(Distiller):
         return {}
 
     def _save(self, run: RunContext, iteration: int) -> None:
-        save_state(run.checkpoint, {"iteration": iteration, "state": self.state()})
+        save_state(per_rank(run.checkpoint), {"iteration": iteration, "state": self.state()})
 
     def distil(self, data: ImageData, ipc: int, run: RunContext) -> SyntheticSet:
+        """The loop; under torch.distributed each rank runs it for its block of classes."""
         warnings = self.check_ipc(data, ipc)
+        rank, size = rank_and_size()
+        all_classes = list(range(data.info.num_classes))
+        self.classes = shard(all_classes, rank, size)
         for w in warnings:
             run.log(f"warning: {w}")
         self.setup(data, ipc, run, warnings)
         start = 0
-        if run.resume and run.checkpoint is not None and state_exists(run.checkpoint):
-            saved = load_state(run.checkpoint, run.device)
+        checkpoint = per_rank(run.checkpoint)
+        if run.resume and checkpoint is not None and state_exists(checkpoint):
+            saved = load_state(checkpoint, run.device)
             self.load_state(saved["state"])
             start = saved["iteration"]
-            run.log(f"resuming {self.name} from iteration {start} ({run.checkpoint})")
+            run.log(f"resuming {self.name} from iteration {start} ({checkpoint})")
         last_good = self.images.detach().clone()
-        bar = tqdm(range(start, self.config.iterations), desc=f"distil {self.name}", disable=not run.progress,
-                   initial=start, total=self.config.iterations)
+        bar = tqdm(range(start, self.config.iterations), desc=f"distil {self.name}",
+                   disable=not run.progress or rank > 0, initial=start, total=self.config.iterations)
         for it in bar:
             loss = self.step(it)
             if not math.isfinite(loss) or not torch.isfinite(self.images).all():
                 with torch.no_grad():
                     self.images.copy_(last_good)
                 where = ""
-                if run.checkpoint is not None:
+                if checkpoint is not None:
                     self._save(run, it)
-                    where = f"; the last good images are in {run.checkpoint} (continue with --resume after a fix)"
+                    where = f"; the last good images are in {checkpoint} (continue with --resume after a fix)"
                 raise HarnessError(f"{self.name}: the loss or an image became NaN/infinite at iteration {it}"
                                    f"{where}; lower the image learning rate")
             last_good.copy_(self.images.detach())
             bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
-            if run.checkpoint is not None and (it + 1) % self.config.checkpoint_every == 0:
+            if checkpoint is not None and (it + 1) % self.config.checkpoint_every == 0:
                 self._save(run, it + 1)
-        return self.synset(self.images, self.labels, data, ipc, run, warnings, **self.extra_meta())
+        rows = [len(shard(all_classes, r, size)) * ipc for r in range(size)]
+        images = gather_rows(self.images.detach(), rows)
+        labels = gather_rows(self.labels, rows)
+        return self.synset(images, labels, data, ipc, run, warnings, world_size=size, **self.extra_meta())
 
 
 @dataclass(frozen=True)

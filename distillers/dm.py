@@ -36,10 +36,10 @@ class DM(IterativeDistiller):
 
     def setup(self, data: ImageData, ipc: int, run: RunContext, warnings: list[str]) -> None:
         self.data, self.run = data, run
-        self.classes = list(range(data.info.num_classes))
         self.by_class = data.indices_by_class()
-        images, self.labels = init_from_real(data, ipc, run.seed, run.device)
+        images, self.labels = init_from_real(data, ipc, run.seed, run.device, self.classes)
         self.images = images.requires_grad_(True)
+        self.syn_group = torch.arange(len(self.classes), device=run.device).repeat_interleave(ipc)
         self.optimizer = torch.optim.SGD([self.images], lr=self.config.lr_images, momentum=self.config.momentum)
         self.dsa = DSAConfig() if self.config.dsa else None
 
@@ -53,8 +53,8 @@ class DM(IterativeDistiller):
 
         real_mean = class_means(embed_real(net, data, index, group, aug, run.device),
                                 group.to(run.device), len(self.classes))
-        syn = aug(self.images, self.labels)
-        syn_mean = class_means(net.embed(syn), self.labels, len(self.classes))
+        syn = aug(self.images, self.syn_group)
+        syn_mean = class_means(net.embed(syn), self.syn_group, len(self.classes))
         loss = ((real_mean - syn_mean) ** 2).sum()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

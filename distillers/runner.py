@@ -15,6 +15,7 @@ import torch
 
 from distillers.base import RunContext, create_distiller
 from harness.data import load_dataset
+from harness.distributed import per_rank, rank_and_size
 from harness.errors import HarnessError
 from harness.paths import output_root
 from harness.provenance import measure
@@ -50,7 +51,9 @@ def distil(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | N
     with measure(device) as m:
         synset = distiller.distil(data, ipc, run)
     synset.meta.update({"timing": m.as_dict(), "device": str(device)})
-    save_synset(synset, path)
-    for leftover in (run.checkpoint, run.checkpoint.with_name(run.checkpoint.name + ".json")):
+    if rank_and_size()[0] == 0:  # under torch.distributed every rank holds the gathered set
+        save_synset(synset, path)
+    own = per_rank(run.checkpoint)
+    for leftover in (own, own.with_name(own.name + ".json")):
         leftover.unlink(missing_ok=True)
     return path

@@ -2,7 +2,9 @@
 
 Writes ``NAME.safetensors`` + ``NAME.json`` (default under ``<output>/synsets/``), checkpoints every
 ``--checkpoint-every`` iterations and continues from the checkpoint when rerun (``--resume``, on
-by default); an identical artifact already on disk is reused.
+by default); an identical artifact already on disk is reused. Under
+``torchrun --nproc_per_node=K -m harness.distill ...`` the classes are split across K ranks
+(see ``harness/distributed.py``); rank 0 writes the artifact, whose manifest records the world size.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from harness.cli import add_common_flags, resolve_device, run_command
+from harness.distributed import init_from_env, rank_and_size
 from harness.errors import HarnessError
 
 
@@ -58,9 +61,13 @@ def main(argv=None) -> None:
     overrides = distill_overrides(args)
     if args.checkpoint_every is not None:
         overrides["checkpoint_every"] = args.checkpoint_every
-    path = distil(args.distiller, args.dataset, args.ipc, args.seed, overrides, resolve_device(args.device),
-                  args.imbalance, args.output, resume=not args.no_resume, progress=not args.no_progress)
-    print(path)
+    device = init_from_env(resolve_device(args.device))  # joins torchrun's process group, if any
+    rank = rank_and_size()[0]
+    path = distil(args.distiller, args.dataset, args.ipc, args.seed, overrides, device, args.imbalance,
+                  args.output, resume=not args.no_resume, progress=not args.no_progress and rank == 0,
+                  log=print if rank == 0 else (lambda line: None))
+    if rank == 0:
+        print(path)
 
 
 if __name__ == "__main__":
