@@ -66,14 +66,19 @@ def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, p
 
 
 @torch.no_grad()
-def test_model(model: nn.Module, test: ImageData, batch_size: int = 1000) -> dict:
-    """Accuracy and per-class accuracy (in %) on a real split."""
+def predict(model: nn.Module, data: ImageData, batch_size: int = 1000) -> torch.Tensor:
+    """Predicted classes (CPU int64 ``[N]``) of a real split, in eval mode, batch by batch."""
     device = next(model.parameters()).device
     model.eval()
     preds = []
-    for index in torch.arange(len(test)).split(batch_size):
-        preds.append(model(test.normalised(index, device)).argmax(1).cpu())
-    correct = (torch.cat(preds) == test.labels).float()
+    for index in torch.arange(len(data)).split(batch_size):
+        preds.append(model(data.normalised(index, device)).argmax(1).cpu())
+    return torch.cat(preds)
+
+
+def test_model(model: nn.Module, test: ImageData, batch_size: int = 1000) -> dict:
+    """Accuracy and per-class accuracy (in %) on a real split."""
+    correct = (predict(model, test, batch_size) == test.labels).float()
     per_class = torch.zeros(test.info.num_classes).index_add_(0, test.labels, correct)
     counts = torch.bincount(test.labels, minlength=test.info.num_classes).clamp(min=1)
     return {

