@@ -1,0 +1,74 @@
+"""Find the synthetic-set artifacts that records refer to, by path or by checksum.
+
+A record names its set by ``synset_sha256`` (top level, or in ``extra``) and, optionally, a path in
+``extra`` (``synset``, ``synset_path`` or ``artifact``). When the path is missing or stale, the
+manifests (``*.json`` with a ``sha256``) under the search roots (default ``<output>/synsets``)
+are matched by checksum.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+PATH_KEYS = ("synset", "synset_path", "artifact")
+
+
+def record_sha(row: pd.Series) -> str | None:
+    sha = row.get("synset_sha256")
+    if isinstance(sha, str) and sha:
+        return sha
+    extra = row.get("extra")
+    return extra.get("synset_sha256") if isinstance(extra, dict) else None
+
+
+def manifest_sha(artifact: Path) -> str | None:
+    try:
+        sha = json.loads(artifact.with_suffix(".json").read_text()).get("sha256")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    return sha if isinstance(sha, str) and artifact.with_suffix(".safetensors").exists() else None
+
+
+def record_path(row: pd.Series, sha: str) -> Path | None:
+    """The path the record names, if the artifact there still has the record's checksum."""
+    extra = row.get("extra")
+    if not isinstance(extra, dict):
+        return None
+    for key in PATH_KEYS:
+        if isinstance(extra.get(key), str) and manifest_sha(Path(extra[key])) == sha:
+            return Path(extra[key]).with_suffix(".safetensors")
+    return None
+
+
+def manifest_index(roots: list[Path]) -> dict[str, Path]:
+    """sha256 -> artifact path for every readable manifest under the roots."""
+    index = {}
+    for root in roots:
+        for manifest in sorted(Path(root).rglob("*.json")) if Path(root).is_dir() else []:
+            sha = manifest_sha(manifest)
+            if sha:
+                index.setdefault(sha, manifest.with_suffix(".safetensors"))
+    return index
+
+
+def resolve_artifacts(records: pd.DataFrame, roots: list[Path]) -> dict[str, Path]:
+    """sha256 -> artifact path for every set the records name and that can be found."""
+    found: dict[str, Path] = {}
+    missing = set()
+    for _, row in records.iterrows():
+        sha = record_sha(row)
+        if not sha or sha in found:
+            continue
+        path = record_path(row, sha)
+        if path is not None:
+            found[sha] = path
+        else:
+            missing.add(sha)
+    missing -= set(found)
+    if missing:
+        index = manifest_index(roots)
+        found.update({sha: index[sha] for sha in missing if sha in index})
+    return found

@@ -1,0 +1,344 @@
+"""Collate result records into pandas DataFrames, one per report section.
+
+Input is the DataFrame of :func:`harness.records.load_records`: one row per record, cell fields at
+top level, ``metric.<name>`` and ``timing.<name>`` columns, and the ``protocol``, ``extra`` and
+``versions`` dicts. Every function here is pure (records in, numeric DataFrame out) and tolerates
+missing optional fields; a section whose records are absent yields an empty frame.
+
+**Comparability rule.** Numbers whose ``protocol_fingerprint`` differ are never put in one
+comparison: every summary is keyed by the fingerprint first, and the report renders one table
+(or panel) per fingerprint, saying which protocol fields differ (:func:`protocol_differences`).
+
+**Expected record shapes** (what each section reads; optional fields in brackets):
+
+- overview and transfer -- ``task`` "evaluate" or "transfer": ``distiller``, ``dataset``,
+  [``imbalance``], ``ipc``, ``arch``, ``seed``, ``protocol_name``, ``protocol_fingerprint``,
+  ``metric.accuracy`` (%). The same-size random-subset baseline is a row with ``distiller``
+  "random" and the same dataset, IPC, architecture, fingerprint and seeds; the gain over it is
+  paired by seed (seeds without a random partner are left out of the gain).
+- continual -- ``task`` "continual": ``memory`` [falls back to ``distiller``], ``dataset``,
+  ``memory_per_class`` [or ``ipc``] (memory images per class), [``steps``] (experiences in the
+  stream), ``step`` (the experience just learnt, plotted as recorded: 1..steps), ``seed``,
+  ``metric.accuracy`` (% on the test data of all classes seen so far), [``protocol_fingerprint``].
+- nas -- ``task`` "nas", one record per (proxy set, architecture[, seed]): ``distiller`` (the
+  proxy set's, "random" for the random subset), ``dataset``, ``ipc``, ``arch`` (the NB201 cell
+  string), [``seed``], ``metric.proxy_accuracy`` (% after training on the proxy set),
+  ``metric.ground_truth_accuracy`` (%), [``protocol_fingerprint``]. Records without both metrics
+  (e.g. a run summary) are ignored; rho and tau are recomputed from per-architecture means.
+- debias -- ``task`` "debias": ``method`` [falls back to ``distiller``], ``dataset``, ``ipc``,
+  ``seed``, ``metric.accuracy``, ``metric.worst_group_accuracy``, ``metric.group_accuracy``
+  ({group name: %}), [``protocol_fingerprint``].
+- long-tailed -- any "evaluate"/"transfer" record with ``imbalance`` > 1 or a ``-lt`` dataset and
+  ``metric.per_class_accuracy`` (list of %, class index order); [``metric.many_shot_accuracy``,
+  ``metric.medium_shot_accuracy``, ``metric.few_shot_accuracy``] for the shot-group table.
+- efficiency -- ``task`` "bench" rows with ``metric.distiller``, ``metric.seconds_per_iteration``,
+  [``metric.peak_memory_mb``, ``metric.dataset``, ``metric.ipc``, ``timing.device``]; plus the
+  distillation wall time and peak memory in the manifests of the artifacts the records name
+  (:func:`distillation_costs`).
+- provenance -- every record: ``task``, ``protocol_name``, ``protocol_fingerprint``, ``protocol``,
+  ``versions``, ``git_commit``, ``recorded``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+from scipy import stats as st
+
+from harness.stats import paired_difference, summarize
+
+ACCURACY_TASKS = ("evaluate", "transfer")
+RANDOM = "random"
+UNKNOWN = "unknown"
+SHOT_GROUPS = {"many": "metric.many_shot_accuracy", "medium": "metric.medium_shot_accuracy",
+               "few": "metric.few_shot_accuracy"}
+CELL_DEFAULTS = {"task": UNKNOWN, "distiller": UNKNOWN, "dataset": UNKNOWN, "imbalance": 1.0, "ipc": 0,
+                 "arch": UNKNOWN, "seed": 0, "protocol_name": UNKNOWN, "protocol_fingerprint": UNKNOWN}
+
+
+def with_defaults(df: pd.DataFrame, defaults: dict | None = None) -> pd.DataFrame:
+    """A copy with every column of ``defaults`` present and its missing values filled."""
+    df = df.copy()
+    for col, value in {**CELL_DEFAULTS, **(defaults or {})}.items():
+        df[col] = df[col].where(df[col].notna(), value) if col in df else value
+    return df
+
+
+def task_frame(records: pd.DataFrame, *tasks: str, needs: Iterable[str] = ()) -> pd.DataFrame:
+    """Records of the given tasks that carry every column in ``needs`` (rows with NaN dropped)."""
+    if records.empty or "task" not in records:
+        return pd.DataFrame()
+    df = records[records["task"].isin(tasks)]
+    needs = list(needs)
+    if any(col not in df for col in needs):
+        return pd.DataFrame()
+    return with_defaults(df.dropna(subset=needs))
+
+
+def dataset_label(dataset: str, imbalance: float) -> str:
+    return f"{dataset} (IF {imbalance:g})" if imbalance and float(imbalance) > 1 else str(dataset)
+
+
+def _summary_row(values: list[float]) -> dict:
+    s = summarize([float(v) for v in values])
+    return {"n": s["n"], "mean": s["mean"], "std": s["std"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
+
+
+def seed_means(df: pd.DataFrame, keys: list[str], metric: str) -> pd.Series:
+    """The metric averaged per (keys, seed): duplicates of one seed (re-runs) count once."""
+    return df.groupby([*keys, "seed"], dropna=False)[metric].mean()
+
+
+# ---------------------------------------------------------------- overview and transfer
+
+ACCURACY_KEYS = ["protocol_fingerprint", "protocol_name", "dataset", "imbalance", "ipc", "arch"]
+
+
+def accuracy_summary(records: pd.DataFrame, tasks: tuple[str, ...] = ACCURACY_TASKS) -> pd.DataFrame:
+    """Per (fingerprint, dataset, imbalance, IPC, arch, distiller): accuracy mean, std, t-interval
+    over seeds, and the gain over the same-size random subset paired by seed (``gain_*``)."""
+    df = task_frame(records, *tasks, needs=["metric.accuracy"])
+    if df.empty:
+        return pd.DataFrame()
+    per_seed = seed_means(df, [*ACCURACY_KEYS, "distiller"], "metric.accuracy")
+    rows = []
+    for key, seeds in per_seed.groupby(level=list(range(len(ACCURACY_KEYS) + 1)), dropna=False):
+        values = seeds.droplevel(list(range(len(ACCURACY_KEYS) + 1)))
+        row = dict(zip([*ACCURACY_KEYS, "distiller"], key)) | _summary_row(values.tolist())
+        row |= _gain(per_seed, key, values)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["dataset_label"] = [dataset_label(d, i) for d, i in zip(out["dataset"], out["imbalance"])]
+    return out.sort_values([*ACCURACY_KEYS, "distiller"], ignore_index=True)
+
+
+def _gain(per_seed: pd.Series, key: tuple, values: pd.Series) -> dict:
+    """Paired (same seed) difference to the random subset of the same cell, or NaNs."""
+    empty = {"gain_n": 0, "gain_mean": math.nan, "gain_low": math.nan, "gain_high": math.nan}
+    if key[-1] == RANDOM:
+        return empty
+    try:
+        random = per_seed.loc[(*key[:-1], RANDOM)]
+    except KeyError:
+        return empty
+    common = sorted(set(values.index) & set(random.index))
+    if not common:
+        return empty
+    d = paired_difference(values.loc[common].tolist(), random.loc[common].tolist())
+    return {"gain_n": d["n"], "gain_mean": d["mean"], "gain_low": d["ci_low"], "gain_high": d["ci_high"]}
+
+
+# ---------------------------------------------------------------- continual learning
+
+def continual_summary(records: pd.DataFrame) -> pd.DataFrame:
+    """Per (fingerprint, dataset, ipc, steps, memory, step): accuracy on seen classes over seeds
+    (``steps`` 0 when not recorded)."""
+    df = task_frame(records, "continual", needs=["metric.accuracy", "step"])
+    if df.empty:
+        return df
+    df["memory"] = df["memory"].fillna(df["distiller"]) if "memory" in df else df["distiller"]
+    if "memory_per_class" in df:
+        df["ipc"] = df["memory_per_class"].fillna(df["ipc"])
+    df["steps"] = df["steps"].fillna(0).astype(int) if "steps" in df else 0
+    keys = ["protocol_fingerprint", "dataset", "ipc", "steps", "memory", "step"]
+    per_seed = seed_means(df, keys, "metric.accuracy")
+    rows = [dict(zip(keys, key)) | _summary_row(s.tolist())
+            for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)]
+    return pd.DataFrame(rows).sort_values(keys, ignore_index=True)
+
+
+# ---------------------------------------------------------------- NAS ranking correlation
+
+def nas_points(records: pd.DataFrame) -> pd.DataFrame:
+    """Per (fingerprint, dataset, ipc, distiller, arch): proxy and ground-truth accuracy (seed means)."""
+    df = task_frame(records, "nas", needs=["metric.proxy_accuracy", "metric.ground_truth_accuracy"])
+    if df.empty:
+        return df
+    keys = ["protocol_fingerprint", "dataset", "ipc", "distiller", "arch"]
+    out = df.groupby(keys, dropna=False).agg(proxy=("metric.proxy_accuracy", "mean"),
+                                             ground_truth=("metric.ground_truth_accuracy", "mean"),
+                                             seeds=("seed", "nunique"))
+    return out.reset_index()
+
+
+def nas_summary(points: pd.DataFrame) -> pd.DataFrame:
+    """Spearman's rho, Kendall's tau, ground truth of the proxy's top-ranked architecture, best of K."""
+    rows = []
+    for key, g in points.groupby(["protocol_fingerprint", "dataset", "ipc", "distiller"], dropna=False):
+        enough = len(g) >= 2 and g["proxy"].nunique() > 1 and g["ground_truth"].nunique() > 1
+        rows.append(dict(zip(["protocol_fingerprint", "dataset", "ipc", "distiller"], key)) | {
+            "k": len(g),
+            "rho": st.spearmanr(g["proxy"], g["ground_truth"]).statistic if enough else math.nan,
+            "tau": st.kendalltau(g["proxy"], g["ground_truth"]).statistic if enough else math.nan,
+            "top1_ground_truth": g.loc[g["proxy"].idxmax(), "ground_truth"],
+            "best_ground_truth": g["ground_truth"].max(),
+        })
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- debiasing
+
+def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
+    df = task_frame(records, "debias", needs=["metric.accuracy", "metric.worst_group_accuracy"])
+    if not df.empty:
+        df["method"] = df["method"].fillna(df["distiller"]) if "method" in df else df["distiller"]
+    return df
+
+
+def debias_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Long form per (fingerprint, dataset, ipc, method, measure): measure is "average", "worst group"."""
+    keys = ["protocol_fingerprint", "dataset", "ipc", "method"]
+    rows = []
+    for measure, col in (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy")):
+        per_seed = seed_means(df, keys, col)
+        rows += [dict(zip(keys, key)) | {"measure": measure} | _summary_row(s.tolist())
+                 for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)]
+    return pd.DataFrame(rows).sort_values([*keys, "measure"], ignore_index=True)
+
+
+def debias_groups(df: pd.DataFrame) -> pd.DataFrame:
+    """Long form per (fingerprint, dataset, ipc, method, group): per-group accuracy over seeds."""
+    if "metric.group_accuracy" not in df:
+        return pd.DataFrame()
+    keys = ["protocol_fingerprint", "dataset", "ipc", "method", "group"]
+    rows = [{**{k: getattr(r, k) for k in keys[:-1]}, "seed": r.seed, "group": g, "accuracy": float(a)}
+            for r, groups in zip(df.itertuples(), df["metric.group_accuracy"]) if isinstance(groups, dict)
+            for g, a in groups.items()]
+    if not rows:
+        return pd.DataFrame()
+    long = pd.DataFrame(rows)
+    per_seed = seed_means(long, keys, "accuracy")
+    return pd.DataFrame([dict(zip(keys, key)) | _summary_row(s.tolist())
+                         for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)])
+
+
+# ---------------------------------------------------------------- long-tailed
+
+LT_KEYS = ["protocol_fingerprint", "dataset", "imbalance", "ipc", "arch", "distiller"]
+
+
+def long_tailed_frame(records: pd.DataFrame) -> pd.DataFrame:
+    df = task_frame(records, *ACCURACY_TASKS, needs=["metric.per_class_accuracy"])
+    if df.empty:
+        return df
+    lt = (df["imbalance"].astype(float) > 1) | df["dataset"].astype(str).str.endswith("-lt")
+    return df[lt]
+
+
+def per_class_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Long form per (LT keys, class index): per-class accuracy mean and std over seeds."""
+    rows = [{**{k: getattr(r, k) for k in LT_KEYS}, "seed": r.seed, "class_index": c, "accuracy": float(a)}
+            for r, pca in zip(df.itertuples(), df["metric.per_class_accuracy"]) if isinstance(pca, list)
+            for c, a in enumerate(pca)]
+    if not rows:
+        return pd.DataFrame()
+    long = pd.DataFrame(rows)
+    keys = [*LT_KEYS, "class_index"]
+    per_seed = seed_means(long, keys, "accuracy")
+    return pd.DataFrame([dict(zip(keys, key)) | _summary_row(s.tolist())
+                         for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)])
+
+
+def shot_group_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (LT keys, shot group): many/medium/few-shot accuracy over seeds (groups recorded only)."""
+    rows = []
+    for group, col in SHOT_GROUPS.items():
+        if col not in df or df[col].isna().all():
+            continue
+        per_seed = seed_means(df.dropna(subset=[col]), LT_KEYS, col)
+        rows += [dict(zip(LT_KEYS, key)) | {"group": group} | _summary_row(s.tolist())
+                 for key, s in per_seed.groupby(level=list(range(len(LT_KEYS))), dropna=False)]
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- efficiency
+
+def bench_summary(records: pd.DataFrame) -> pd.DataFrame:
+    """Per (device, dataset, ipc, distiller): mean seconds per iteration and peak memory (MB)."""
+    df = task_frame(records, "bench", needs=["metric.distiller", "metric.seconds_per_iteration"])
+    if df.empty:
+        return df
+    out = pd.DataFrame({
+        "device": df["timing.device"] if "timing.device" in df else UNKNOWN,
+        "dataset": df["metric.dataset"] if "metric.dataset" in df else UNKNOWN,
+        "ipc": df["metric.ipc"] if "metric.ipc" in df else math.nan,
+        "distiller": df["metric.distiller"],
+        "seconds_per_iteration": df["metric.seconds_per_iteration"].astype(float),
+        "peak_memory_mb": df["metric.peak_memory_mb"].astype(float) if "metric.peak_memory_mb" in df else math.nan,
+    })
+    keys = ["device", "dataset", "ipc", "distiller"]
+    return out.fillna({"device": UNKNOWN, "dataset": UNKNOWN}).groupby(keys, dropna=False).agg(
+        seconds_per_iteration=("seconds_per_iteration", "mean"), peak_memory_mb=("peak_memory_mb", "max"),
+        runs=("seconds_per_iteration", "size")).reset_index()
+
+
+def distillation_costs(manifests: list[dict]) -> pd.DataFrame:
+    """One row per artifact manifest: distiller, dataset, ipc, device, iterations, wall seconds,
+    seconds per iteration (when the config names ``iterations``) and peak memory (MB)."""
+    rows = []
+    for m in manifests:
+        timing = m.get("timing") or {}
+        if "wall_seconds" not in timing:
+            continue
+        iterations = (m.get("config") or {}).get("iterations")
+        rows.append({"distiller": m.get("distiller", UNKNOWN), "dataset": m.get("dataset", UNKNOWN),
+                     "ipc": m.get("ipc"), "device": m.get("device", UNKNOWN), "iterations": iterations,
+                     "wall_seconds": float(timing["wall_seconds"]),
+                     "seconds_per_iteration": float(timing["wall_seconds"]) / iterations if iterations else math.nan,
+                     "peak_memory_mb": timing.get("peak_memory_mb", math.nan)})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- provenance
+
+def protocol_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Per fingerprint: protocol name(s), tasks, record count and the protocol dict."""
+    df = with_defaults(records)
+    rows = []
+    for fp, g in df.groupby("protocol_fingerprint", dropna=False):
+        protocols = [p for p in g["protocol"] if isinstance(p, dict)] if "protocol" in g else []
+        rows.append({"protocol_fingerprint": fp, "protocol_name": ", ".join(sorted(map(str, g["protocol_name"].unique()))),
+                     "tasks": ", ".join(sorted(map(str, g["task"].unique()))), "records": len(g),
+                     "protocol": protocols[0] if protocols else {}})
+    return pd.DataFrame(rows)
+
+
+def protocol_differences(protocols: pd.DataFrame) -> dict[str, str]:
+    """Per fingerprint, the protocol fields whose values differ across the fingerprints shown."""
+    dicts = dict(zip(protocols["protocol_fingerprint"], protocols["protocol"]))
+    keys = sorted({k for d in dicts.values() for k in d if k != "name"})
+    varying = [k for k in keys if len({json.dumps(d.get(k), sort_keys=True) for d in dicts.values()}) > 1]
+    return {fp: ", ".join(f"{k}={_short(d.get(k))}" for k in varying) for fp, d in dicts.items()}
+
+
+def _short(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    return "none" if value is None else str(value)
+
+
+def environment_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Per (git commit, versions): tasks, record count, first and last recording date."""
+    df = records.copy()
+    df["git_commit"] = df["git_commit"].fillna(UNKNOWN) if "git_commit" in df else UNKNOWN
+    df["versions_text"] = [", ".join(f"{k} {v}" for k, v in d.items()) if isinstance(d, dict) else UNKNOWN
+                           for d in (df["versions"] if "versions" in df else [None] * len(df))]
+    df["recorded"] = df["recorded"].fillna("") if "recorded" in df else ""
+    df["task"] = df["task"].fillna(UNKNOWN) if "task" in df else UNKNOWN
+    out = df.groupby(["git_commit", "versions_text"], dropna=False).agg(
+        tasks=("task", lambda s: ", ".join(sorted(set(map(str, s))))), records=("task", "size"),
+        first=("recorded", "min"), last=("recorded", "max")).reset_index()
+    for col in ("first", "last"):
+        out[col] = out[col].map(_utc_minute)
+    return out
+
+
+def _utc_minute(stamp: str) -> str:
+    """``2026-11-22T08:40:59+00:00`` -> ``2026-11-22 08:40 UTC`` (records are stamped in UTC)."""
+    try:
+        return pd.Timestamp(stamp).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+    except (ValueError, TypeError):
+        return str(stamp) or UNKNOWN

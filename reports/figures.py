@@ -1,0 +1,150 @@
+"""The report's figures, rendered headless (matplotlib's Agg backend) to PNG bytes.
+
+Each function takes one comparable slice of a collated frame (one protocol fingerprint) and
+returns a PNG: labelled axes with units, a legend where there is more than one series, and sizes
+that grow with the number of bars or rows so labels do not overlap.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+sns.set_theme(style="whitegrid", context="notebook")
+ACCURACY = "test accuracy (%)"
+DPI = 100
+
+
+def to_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def outside_legend(ax, title: str) -> None:
+    """The legend right of the axes, so it never hides data points or bars."""
+    ax.legend(title=title, fontsize="small", title_fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1),
+              borderaxespad=0)
+
+
+def _half_width(frame: pd.DataFrame) -> np.ndarray:
+    """95% interval half-widths for error bars; 0 where there is a single seed (no interval)."""
+    return np.nan_to_num((frame["ci_high"] - frame["ci_low"]).to_numpy(dtype=float) / 2)
+
+
+def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
+    """Distiller x architecture heatmap of mean test accuracy."""
+    grid = summary.pivot_table(index="distiller", columns="arch", values="mean")
+    fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3, 0.55 * grid.shape[0] + 1.8))
+    sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", ax=ax, linewidths=0.5,
+                cbar_kws={"label": f"mean {ACCURACY}"})
+    ax.set(xlabel="evaluation architecture", ylabel="distiller", title=title)
+    ax.tick_params(axis="x", rotation=30)
+    ax.tick_params(axis="y", rotation=0)
+    return to_png(fig)
+
+
+def continual_curves(summary: pd.DataFrame, title: str) -> bytes:
+    """Accuracy on the classes seen so far vs step, one line per memory, 95% interval bands."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for (memory, g), colour in zip(summary.groupby("memory"), sns.color_palette(n_colors=summary["memory"].nunique())):
+        g = g.sort_values("step")
+        steps = g["step"].to_numpy(dtype=float)
+        ax.plot(steps, g["mean"], marker="o", color=colour, label=str(memory))
+        if g["n"].max() > 1:
+            ax.fill_between(steps, g["ci_low"], g["ci_high"], color=colour, alpha=0.2, linewidth=0)
+    ax.set(xlabel="step (experiences learnt so far)", ylabel=f"{ACCURACY} on seen classes", title=title)
+    ax.set_xticks(sorted(summary["step"].astype(int).unique()))
+    outside_legend(ax, "memory (band: 95% interval)")
+    return to_png(fig)
+
+
+def nas_scatter(points: pd.DataFrame, summary: pd.DataFrame, title: str) -> bytes:
+    """Proxy vs ground-truth accuracy per architecture; legend entries carry rho and tau."""
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    stats = summary.set_index("distiller")
+    for distiller, g in points.groupby("distiller"):
+        s = stats.loc[distiller]
+        ax.scatter(g["ground_truth"], g["proxy"], s=22, alpha=0.75,
+                   label=f"{distiller} (rho {s['rho']:.2f}, tau {s['tau']:.2f}, K={int(s['k'])})")
+    ax.set(xlabel="ground-truth accuracy (%)", ylabel="proxy accuracy after training on the set (%)", title=title)
+    outside_legend(ax, "proxy set")
+    return to_png(fig)
+
+
+def debias_bars(summary: pd.DataFrame, title: str) -> bytes:
+    """Average and worst-group accuracy per method, 95% interval error bars."""
+    methods = list(dict.fromkeys(summary["method"]))
+    measures = ["average", "worst group"]
+    width = 0.38
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.3 * len(methods) + 2), 4.2))
+    x = np.arange(len(methods))
+    for i, measure in enumerate(measures):
+        part = summary[summary["measure"] == measure].set_index("method").reindex(methods)
+        ax.bar(x + (i - 0.5) * width, part["mean"], width, yerr=_half_width(part), capsize=3, label=measure)
+    ax.set_xticks(x, methods, rotation=20, ha="right")
+    ax.set(xlabel="method", ylabel=ACCURACY, title=title)
+    outside_legend(ax, "accuracy (bar: 95% interval)")
+    return to_png(fig)
+
+
+def per_class_bars(summary: pd.DataFrame, title: str) -> bytes:
+    """Per-class accuracy bars, classes in index order (head to tail for ``-lt`` sets), one hue per distiller."""
+    classes = int(summary["class_index"].max()) + 1
+    fig, ax = plt.subplots(figsize=(min(16, max(7, 0.45 * classes * summary["distiller"].nunique())), 4.2))
+    sns.barplot(summary, x="class_index", y="mean", hue="distiller", ax=ax)
+    ax.set(xlabel="class index (head to tail)", ylabel=f"{ACCURACY}, mean over seeds", title=title)
+    if classes > 20:
+        ax.set_xticks(range(0, classes, max(1, classes // 20)))
+    outside_legend(ax, "distiller")
+    return to_png(fig)
+
+
+def efficiency_bars(frame: pd.DataFrame, title: str) -> bytes:
+    """Seconds per iteration and peak memory per distiller, side by side."""
+    frame = frame.sort_values("distiller")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(frame) + 2))
+    axes[0].barh(frame["label"], frame["seconds_per_iteration"], color=sns.color_palette()[0])
+    axes[0].set(xlabel="seconds per iteration (s)", ylabel="distiller")
+    axes[1].barh(frame["label"], frame["peak_memory_mb"], color=sns.color_palette()[1])
+    axes[1].set(xlabel="peak memory (MB)", ylabel="")
+    axes[1].tick_params(axis="y", labelleft=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def image_grid(images, labels, class_names: list[str], title: str, max_classes: int = 10,
+               max_per_class: int = 10) -> bytes:
+    """One row per class (first ``max_classes``), up to ``max_per_class`` images in [0, 1] each."""
+    images = np.asarray(images, dtype=float)  # [N, C, H, W]
+    labels = np.asarray(labels)
+    classes = sorted(set(labels.tolist()))[:max_classes]
+    per_class = min(max_per_class, max(int((labels == c).sum()) for c in classes))
+    _, channels, h, w = images.shape
+    pad = 2
+    mosaic = np.ones(((h + pad) * len(classes) - pad, (w + pad) * per_class - pad, channels))
+    for row, c in enumerate(classes):
+        for col, img in enumerate(images[labels == c][:per_class]):
+            mosaic[row * (h + pad):row * (h + pad) + h, col * (w + pad):col * (w + pad) + w] = img.transpose(1, 2, 0)
+    scale = 0.55 if h <= 32 else 0.9
+    fig, ax = plt.subplots(figsize=(max(3.2, scale * per_class + 1.4), scale * len(classes) + 0.9))
+    ax.imshow(mosaic.squeeze(-1) if channels == 1 else mosaic, cmap="gray" if channels == 1 else None,
+              vmin=0, vmax=1, interpolation="nearest")
+    ax.set_yticks([r * (h + pad) + h / 2 for r in range(len(classes))],
+                  [class_names[c] if c < len(class_names) else str(c) for c in classes])
+    ax.set_xticks([])
+    ax.grid(False)
+    ax.set_ylabel("class")
+    ax.set_title(title, fontsize="medium")
+    return to_png(fig)
+

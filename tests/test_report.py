@@ -1,0 +1,164 @@
+"""Reports: collation of every section (records written through RecordStore), the fingerprint split,
+both renderers carrying the same content, artifact lookup for the image grids, and the command."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+
+import matplotlib.image as mpimg
+import pytest
+
+from harness.records import load_records
+from harness.report import main as report_main
+from harness.stats import paired_difference, summarize
+from report_fixtures import (LONGER, SMOKE, add_accuracy, add_continual, add_debias, add_everything, add_long_tailed,
+                             add_nas, parse_page, store, tiny_synset)
+from reports import build_report
+from reports import collate as C
+from reports.sections import build_sections
+
+
+def sections_by_anchor(output_dir):
+    return {s.anchor: s for s in build_sections(load_records(), [output_dir / "synsets"])}
+
+
+def test_overview_summary_and_gain_paired_by_seed():
+    add_accuracy("evaluate", "dm", {0: 60.0, 1: 64.0, 2: 62.0, 3: 70.0})
+    add_accuracy("evaluate", "random", {0: 50.0, 1: 51.0, 2: 55.0})  # seed 3 has no random partner
+    add_accuracy("evaluate", "dm", {0: 58.0})  # a re-run of seed 0 averages with the first
+    s = C.accuracy_summary(load_records()).set_index("distiller")
+    assert s.loc["dm", "n"] == 4 and s.loc["dm", "mean"] == pytest.approx(summarize([59.0, 64.0, 62.0, 70.0])["mean"])
+    gain = paired_difference([59.0, 64.0, 62.0], [50.0, 51.0, 55.0])
+    assert s.loc["dm", "gain_n"] == 3
+    assert (s.loc["dm", "gain_mean"], s.loc["dm", "gain_low"]) == pytest.approx((gain["mean"], gain["ci_low"]))
+    assert s.loc["random", "gain_n"] == 0 and math.isnan(s.loc["random", "gain_mean"])
+
+
+def test_fingerprints_never_share_a_column(output_dir):
+    add_accuracy("evaluate", "dm", {0: 60.0, 1: 62.0}, protocol=SMOKE)
+    add_accuracy("evaluate", "dm", {0: 80.0, 1: 82.0}, protocol=LONGER)
+    add_accuracy("evaluate", "random", {0: 50.0, 1: 52.0}, protocol=SMOKE)
+    overview = sections_by_anchor(output_dir)["overview"]
+    assert len(overview.blocks) == 2  # one table per fingerprint
+    by_fp = {fp: [t for t in overview.blocks if fp in t.caption] for fp in (SMOKE.fingerprint(), LONGER.fingerprint())}
+    [smoke], [longer] = by_fp.values()
+    assert "61.00" in smoke.rows[0][1] and not any("81.00" in c for row in smoke.rows for c in row)
+    assert longer.header == ["distiller", "mnist-tiny IPC 2 convnet: accuracy (%)"]  # no random under LONGER
+    note = " ".join(overview.notes)
+    assert "not comparable" in note and "epochs=5" in note and "epochs=7" in note
+
+
+def test_bold_marks_the_best_per_column(output_dir):
+    add_accuracy("evaluate", "dm", {0: 60.0, 1: 62.0})
+    add_accuracy("evaluate", "random", {0: 50.0, 1: 52.0})
+    add_accuracy("evaluate", "random", {0: 70.0, 1: 72.0}, ipc=5)
+    add_accuracy("evaluate", "dm", {0: 65.0, 1: 66.0}, ipc=5)
+    table = sections_by_anchor(output_dir)["overview"].blocks[0]
+    rows = {r[0]: (r, b) for r, b in zip(table.rows, table.bold)}
+    assert table.header[1:] == ["mnist-tiny IPC 2 convnet: accuracy (%)", "mnist-tiny IPC 2 convnet: gain over random (pp)",
+                                "mnist-tiny IPC 5 convnet: accuracy (%)", "mnist-tiny IPC 5 convnet: gain over random (pp)"]
+    # one gain per column (random has none): nothing to rank, so no bold
+    assert rows["dm"][1] == [False, True, False, False, False] and rows["random"][1] == [False, False, False, True, False]
+    assert rows["dm"][0][2].startswith("+10.00") and rows["dm"][0][4].startswith("-5.50")
+
+
+def test_sections_appear_only_when_their_records_exist(output_dir):
+    add_accuracy("evaluate", "dm", {0: 60.0})
+    assert set(sections_by_anchor(output_dir)) == {"overview", "provenance"}
+    add_continual()
+    assert set(sections_by_anchor(output_dir)) == {"overview", "continual", "provenance"}
+
+
+def test_minimal_records_without_optional_fields(output_dir):
+    store("evaluate").append({"task": "evaluate", "distiller": "dm", "dataset": "mnist", "ipc": 1},
+                             {"accuracy": 42.0})
+    store("continual").append({"task": "continual", "distiller": "dm", "step": 0}, {"accuracy": 90.0})
+    store("debias").append({"task": "debias", "distiller": "ed"}, {"accuracy": 70.0, "worst_group_accuracy": 30.0})
+    sections = sections_by_anchor(output_dir)
+    assert {"overview", "continual", "debias", "provenance"} <= set(sections)
+    assert sections["overview"].blocks[0].rows == [["dm", "42.00 (n=1)"]]
+    md, html = build_report(load_records(), output_dir / "reports", "minimal")
+    assert "42.00 (n=1)" in md.read_text() and "unknown" in html.read_text()
+
+
+def test_continual_nas_debias_and_long_tailed_numbers(output_dir):
+    add_continual()
+    add_nas()
+    add_debias()
+    add_long_tailed()
+    records = load_records()
+    cl = C.continual_summary(records).set_index(["memory", "step"])
+    assert cl.loc[("dm", 3), "mean"] == pytest.approx(30.5) and cl.loc[("dm", 3), "n"] == 2
+    nas = C.nas_summary(C.nas_points(records)).set_index("distiller")
+    assert nas.loc["dm", "rho"] == pytest.approx(1.0) and nas.loc["dm", "tau"] == pytest.approx(1.0)
+    assert nas.loc["random", "rho"] < 0 and nas.loc["random", "top1_ground_truth"] == 60.0
+    assert nas.loc["dm", "top1_ground_truth"] == nas.loc["dm", "best_ground_truth"] == 90.0 and nas.loc["dm", "k"] == 5
+    groups = C.debias_groups(C.debias_frame(records)).set_index(["method", "group"])
+    assert groups.loc[("ed+critics", "label=0,attr=1"), "mean"] == pytest.approx(55.5)
+    shots = C.shot_group_summary(C.long_tailed_frame(records)).set_index(["distiller", "group"])
+    assert shots.loc[("csdm", "few"), "mean"] == pytest.approx(50.0)
+    per_class = C.per_class_summary(C.long_tailed_frame(records)).set_index(["distiller", "class_index"])
+    assert per_class.loc[("random", 9), "mean"] == pytest.approx(40.0)
+
+    sections = sections_by_anchor(output_dir)
+    debias_tables = [b for b in sections["debias"].blocks if hasattr(b, "rows")]
+    assert [t.header[1:] for t in debias_tables] == [["average", "worst group"],
+                                                      ["label=0,attr=0", "label=0,attr=1", "label=1,attr=0",
+                                                       "label=1,attr=1"]]
+    shot_table = [b for b in sections["long-tailed"].blocks if hasattr(b, "rows")][0]
+    assert shot_table.header == ["distiller", "many-shot", "medium-shot", "few-shot"]
+    assert "mnist-lt (IF 100)" in shot_table.caption
+
+
+def test_image_grid_finds_artifacts_by_path_and_by_checksum(output_dir):
+    path, sha = tiny_synset(distiller="dm")
+    other, other_sha = tiny_synset(ipc=3, distiller="herding")
+    add_accuracy("evaluate", "dm", {0: 60.0}, sha=sha, extra={"synset": str(path)})
+    add_accuracy("evaluate", "herding", {0: 55.0}, sha=other_sha, ipc=3)  # no path: found by its manifest
+    add_accuracy("evaluate", "gone", {0: 50.0}, sha="0" * 64)
+    images = sections_by_anchor(output_dir)["images"]
+    assert [b.caption.split(",")[0] for b in images.blocks] == ["dm", "herding"]
+    grid = mpimg.imread(io.BytesIO(images.blocks[1].png), format="png")
+    assert grid.shape[0] > 100 and grid.std() > 0.05  # real digits, not a blank canvas
+    assert "1 synthetic set(s) named by records were not found" in images.notes[0]
+
+
+def test_markdown_and_html_carry_the_same_content(output_dir):
+    add_everything()
+    md_path, html_path = build_report(load_records(), output_dir / "reports", "All sections")
+    md, html = md_path.read_text(), html_path.read_text()
+    page = parse_page(html)
+    assert len(page.tables) >= 12
+    md_lines = set(md.replace("**", "").splitlines())
+    for table in page.tables:
+        for row in table:
+            assert "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" in md_lines
+    for cell in page.bold:
+        assert f"**{cell}**" in md
+    figures = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", md)
+    assert re.findall(r'<section id="([^"]+)"', html) == ["overview", "images", "transfer", "continual", "nas",
+                                                         "debias", "long-tailed", "efficiency", "provenance"]
+    assert len(figures) == len(page.images) == 8  # grid, heatmap, curves, scatter, bars, per-class, 2 x cost
+    assert all((md_path.parent / f).stat().st_size > 1000 for f in figures)
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)  # self-contained
+    for heading in re.findall(r"<h2>(.*?)</h2>", html):
+        assert f"## {heading}" in md
+    assert "rho" in md and SMOKE.fingerprint() in md and "git commit" in md
+
+
+def test_report_command_writes_both_files(output_dir, capsys):
+    add_accuracy("evaluate", "dm", {0: 60.0, 1: 62.0})
+    report_main([])
+    out = capsys.readouterr().out
+    assert f"markdown: {output_dir / 'reports' / 'report.md'}" in out and "report.html" in out
+    assert (output_dir / "reports" / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_command_without_records_says_what_to_run(tmp_path):
+    from harness.cli import run_command
+
+    with pytest.raises(SystemExit) as exc:
+        run_command(report_main, ["--output", str(tmp_path / "empty")])
+    assert exc.value.code == 2
