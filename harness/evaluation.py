@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.data import load_dataset
+from harness.longtail_metrics import shot_group_accuracy
 from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore
@@ -47,6 +48,9 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
     test = load_dataset(synset.info.name, "test", imbalance=synset.info.imbalance)
     targets = synset.targets(protocol.label_type)
     base = result_base(synset, sha256, protocol, task, cell_extra)
+    long_tailed = synset.info.imbalance > 1  # many/medium/few-shot groups by training class size
+    train_counts = load_dataset(synset.info.name, "train", imbalance=synset.info.imbalance).class_counts() \
+        if long_tailed else None
     todo = [(a, s) for a in archs for s in seeds if not store.has({**base, "arch": a, "seed": s})]
     bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="epoch",
                disable=not progress or not todo)
@@ -54,8 +58,12 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
         bar.set_postfix(arch=arch, seed=seed, refresh=False)
         with measure(device) as m:
             metrics = train_and_test(arch, synset.images, targets, test, protocol, seed, torch.device(device), bar)
+        extra = {}
+        if long_tailed:
+            shot_metrics, extra = shot_group_accuracy(metrics["per_class_accuracy"], train_counts)
+            metrics = {**metrics, **shot_metrics}
         store.append({**base, "arch": arch, "seed": seed}, metrics, protocol.as_dict(),
-                     {**m.as_dict(), "device": str(device)})
+                     {**m.as_dict(), "device": str(device)}, extra)
     bar.close()
     wanted = {(a, s) for a in archs for s in seeds}
     return [r for r in store.load() if all(r.get(k) == v for k, v in base.items())

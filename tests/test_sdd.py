@@ -88,3 +88,19 @@ def test_sdd_gradient_is_finite_for_identical_samples():
     t = sample_gaussian_frequencies(32, 3, generator=torch.Generator().manual_seed(8), dtype=F64)
     sdd(x, x.detach(), t, 0.3).backward()
     assert torch.isfinite(x.grad).all()
+
+
+def test_padded_classes_with_weights_match_each_class_alone():
+    """Real classes of different sizes padded into one tensor give each class's own SDD."""
+    sizes = [7, 3, 5]
+    real = [sample(n, 4, seed=10 + i) for i, n in enumerate(sizes)]
+    syn = sample(3, 2, 4, seed=20)
+    padded = torch.full((3, max(sizes), 4), 123.0, dtype=F64)  # padding rows must not count
+    weights = torch.zeros(3, max(sizes), dtype=F64)
+    for i, r in enumerate(real):
+        padded[i, :len(r)], weights[i, :len(r)] = r, 1.0 / len(r)
+    t = sample_gaussian_frequencies(50, 4, generator=torch.Generator().manual_seed(9), dtype=F64)
+    alphas = torch.tensor([0.2, 0.5, 0.8], dtype=F64)
+    batched = sdd(padded, syn, t, alphas, x_weights=weights)
+    for i, r in enumerate(real):
+        assert torch.allclose(batched[i], sdd(r, syn[i], t, alphas[i].item()))
