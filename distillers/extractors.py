@@ -1,0 +1,66 @@
+"""Frozen feature extractors for distribution matching, one per iteration.
+
+* ``random``: a fresh randomly initialised network (DM; :func:`distillers.matching.random_network`).
+* ``hybrid``: NCFM's extractor (NCFM sec. 4.2.3): K networks pretrained by
+  :func:`harness.pretrain.get_pretrained` (initial and final weights, cached and reused); each
+  iteration picks one of them and blends its weights, beta * initial + (1 - beta) * final with
+  beta ~ U(0, 1).
+
+Both draws depend on (seed, iteration) alone, so every class and every rank of a class-sharded
+run sees the same network. ``make_extractor(kind, data, ...)`` returns a callable
+``(seed, iteration) -> nn.Module`` (eval mode, parameters frozen).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from distillers.matching import random_network
+from harness.augment import mix_seed
+from harness.data import ImageData
+from harness.errors import HarnessError
+from harness.models import build_model
+from harness.pretrain import DEFAULT_RECIPE, get_pretrained
+from harness.protocol import EvalProtocol
+
+EXTRACTOR_KEY = -4  # the class slot of mix_seed for the extractor draw (-1..-3 are taken by matching/csdm)
+KINDS = ("random", "hybrid")
+
+
+class HybridExtractor:
+    """K pretrained (initial, final) weight pairs; ``(seed, iteration)`` -> one frozen blended network."""
+
+    def __init__(self, data: ImageData, arch: str = "convnet", count: int = 4, device="cpu",
+                 recipe: EvalProtocol = DEFAULT_RECIPE, log=print):
+        if count < 1:
+            raise HarnessError(f"the hybrid extractor needs at least 1 pretrained model, got {count}")
+        info = data.info
+        self.pairs = [get_pretrained(info.name, arch, k, recipe, device, info.imbalance, log) for k in range(count)]
+        self.net = build_model(arch, info.channels, info.num_classes, info.size).to(device)
+        self.net.eval().requires_grad_(False)
+
+    def draw(self, seed: int, iteration: int) -> tuple[int, float]:
+        """(model index, beta) for this iteration, from (seed, iteration) alone."""
+        u = torch.rand(2, generator=torch.Generator().manual_seed(mix_seed(seed, iteration, EXTRACTOR_KEY)))
+        return min(int(u[0] * len(self.pairs)), len(self.pairs) - 1), float(u[1])
+
+    @torch.no_grad()
+    def __call__(self, seed: int, iteration: int) -> nn.Module:
+        k, beta = self.draw(seed, iteration)
+        init, final = self.pairs[k]
+        self.net.load_state_dict({name: torch.lerp(final[name], init[name], beta) if final[name].is_floating_point()
+                                  else final[name] for name in final})
+        return self.net
+
+
+def make_extractor(kind: str, data: ImageData, arch: str = "convnet", count: int = 4, device="cpu",
+                   recipe: EvalProtocol = DEFAULT_RECIPE, log=print) -> Callable[[int, int], nn.Module]:
+    """The per-iteration extractor of ``kind`` (see the module docstring); ``count`` is K for hybrid."""
+    if kind == "random":
+        return lambda seed, iteration: random_network(arch, data, seed, iteration, device)
+    if kind == "hybrid":
+        return HybridExtractor(data, arch, count, device, recipe, log)
+    raise HarnessError(f"unknown extractor '{kind}': use one of {', '.join(KINDS)}")
