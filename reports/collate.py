@@ -64,7 +64,17 @@ def with_defaults(df: pd.DataFrame, defaults: dict | None = None) -> pd.DataFram
     df = df.copy()
     for col, value in {**CELL_DEFAULTS, **(defaults or {})}.items():
         df[col] = df[col].where(df[col].notna(), value) if col in df else value
+    for col in ("ipc", "seed"):
+        df[col] = as_int_if_whole(df[col])
     return df
+
+
+def as_int_if_whole(values: pd.Series) -> pd.Series:
+    """Integers stay integers (IPC 10, not 10.0) when a column picked up floats or NaN fill-ins."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all() and (numeric % 1 == 0).all():
+        return numeric.astype(int)
+    return values
 
 
 def task_frame(records: pd.DataFrame, *tasks: str, needs: Iterable[str] = ()) -> pd.DataFrame:
@@ -270,6 +280,7 @@ def bench_summary(records: pd.DataFrame) -> pd.DataFrame:
         "peak_memory_mb": df["metric.peak_memory_mb"].astype(float) if "metric.peak_memory_mb" in df else math.nan,
     })
     keys = ["device", "dataset", "ipc", "distiller"]
+    out["ipc"] = as_int_if_whole(out["ipc"])
     return out.fillna({"device": UNKNOWN, "dataset": UNKNOWN}).groupby(keys, dropna=False).agg(
         seconds_per_iteration=("seconds_per_iteration", "mean"), peak_memory_mb=("peak_memory_mb", "max"),
         runs=("seconds_per_iteration", "size")).reset_index()
@@ -307,8 +318,9 @@ def protocol_table(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def protocol_differences(protocols: pd.DataFrame) -> dict[str, str]:
-    """Per fingerprint, the protocol fields whose values differ across the fingerprints shown."""
-    dicts = dict(zip(protocols["protocol_fingerprint"], protocols["protocol"]))
+    """Per fingerprint, the protocol fields whose values differ across the fingerprints shown
+    (records without a protocol, e.g. benchmarks, take no part)."""
+    dicts = {fp: d for fp, d in zip(protocols["protocol_fingerprint"], protocols["protocol"]) if d}
     keys = sorted({k for d in dicts.values() for k in d if k != "name"})
     varying = [k for k in keys if len({json.dumps(d.get(k), sort_keys=True) for d in dicts.values()}) > 1]
     return {fp: ", ".join(f"{k}={_short(d.get(k))}" for k in varying) for fp, d in dicts.items()}

@@ -113,9 +113,9 @@ def efficiency_bars(frame: pd.DataFrame, title: str) -> bytes:
     """Seconds per iteration and peak memory per distiller, side by side."""
     frame = frame.sort_values("distiller")
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(frame) + 2))
-    axes[0].barh(frame["label"], frame["seconds_per_iteration"], color=sns.color_palette()[0])
+    axes[0].barh(frame["label"], frame["seconds_per_iteration"], height=0.6, color=sns.color_palette()[0])
     axes[0].set(xlabel="seconds per iteration (s)", ylabel="distiller")
-    axes[1].barh(frame["label"], frame["peak_memory_mb"], color=sns.color_palette()[1])
+    axes[1].barh(frame["label"], frame["peak_memory_mb"], height=0.6, color=sns.color_palette()[1])
     axes[1].set(xlabel="peak memory (MB)", ylabel="")
     axes[1].tick_params(axis="y", labelleft=False)
     fig.suptitle(title)

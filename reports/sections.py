@@ -80,7 +80,7 @@ def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[s
     """
     long = long.assign(_col=[col_key(r) for _, r in long.iterrows()])
     col_keys = list(dict.fromkeys(long["_col"]))
-    row_keys = list(dict.fromkeys(long[row]))
+    row_keys = sorted(dict.fromkeys(long[row]), key=lambda name: (is_baseline(name), str(name)))
     header, cells, bold = [row_header], {rk: [str(rk)] for rk in row_keys}, {rk: [False] for rk in row_keys}
     for ck in col_keys:
         part = long[long["_col"] == ck].set_index(row)
@@ -94,6 +94,11 @@ def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[s
                 bold[rk].append(bool(present and not math.isnan(best) and ranked.get(rk) == best
                                      and ranked.notna().sum() > 1))
     return Table(caption, header, [cells[rk] for rk in row_keys], [bold[rk] for rk in row_keys])
+
+
+def is_baseline(name) -> bool:
+    """Random-subset baselines go last in comparison tables."""
+    return str(name) == C.RANDOM or str(name).endswith("-" + C.RANDOM)
 
 
 def long_table(caption: str, frame: pd.DataFrame, header: list[str]) -> Table:
@@ -132,16 +137,16 @@ def slug(*parts) -> str:
 
 
 ACC_COLUMNS = [(": accuracy (%)", "mean", fmt_interval), (": gain over random (pp)", "gain_mean", fmt_gain)]
-NO_RANDOM = ("No same-size random subset was evaluated under the same protocol, architecture and seeds, so no "
+NO_RANDOM = ("no same-size random subset was evaluated under the same protocol, architecture and seeds, so no "
              "gain over random is shown (evaluate the `random` distiller at the same IPC to add it).")
 
 
-def accuracy_columns(summary: pd.DataFrame, notes: list[str]) -> list:
+def accuracy_columns(summary: pd.DataFrame, notes: list[str], where: str) -> list:
     """Accuracy and gain columns; the gain is left out (with a note) when no cell has a random partner."""
     if summary["gain_n"].fillna(0).astype(int).sum() > 0:
         return ACC_COLUMNS
-    if (summary["distiller"] != C.RANDOM).any() and NO_RANDOM not in notes:
-        notes.append(NO_RANDOM)
+    if (summary["distiller"] != C.RANDOM).any():
+        notes.append(f"{where}: {NO_RANDOM}")
     return ACC_COLUMNS[:1]
 
 
@@ -158,7 +163,8 @@ def overview_section(records: pd.DataFrame) -> Section | None:
                 "points, with its 95% interval. Best per column in bold.")
     s.notes = fingerprint_note(summary["protocol_fingerprint"], records)
     for fp, part in summary.groupby("protocol_fingerprint", sort=False):
-        s.blocks.append(wide_table(protocol_caption(fp, records), part, "distiller", accuracy_columns(part, s.notes),
+        caption = protocol_caption(fp, records)
+        s.blocks.append(wide_table(caption, part, "distiller", accuracy_columns(part, s.notes, caption),
                                    lambda r: f"{r['dataset_label']} IPC {r['ipc']} {r['arch']}", "distiller"))
     return s
 
@@ -175,7 +181,7 @@ def transfer_section(records: pd.DataFrame) -> Section | None:
         where = f"{label}, IPC {ipc}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Transfer heatmap: {where}",
                                F.transfer_heatmap(part, f"{label}, IPC {ipc}"), slug("transfer", fp, label, ipc)))
-        s.blocks.append(wide_table(f"Transfer: {where}", part, "distiller", accuracy_columns(part, s.notes),
+        s.blocks.append(wide_table(f"Transfer: {where}", part, "distiller", accuracy_columns(part, s.notes, where),
                                    lambda r: r["arch"],
                                    "distiller"))
     return s
@@ -376,7 +382,7 @@ def provenance_section(records: pd.DataFrame, artifacts: dict[str, Path]) -> Sec
 
 def _protocol_summary(p: dict) -> str:
     if not isinstance(p, dict) or not p:
-        return C.UNKNOWN
+        return "no evaluation protocol recorded (e.g. benchmarks)"
     aug = p.get("augmentation")
     parts = [f"{k} {p[k]}" for k in ("epochs", "optimizer", "lr", "batch_size", "label_type", "reported_epoch") if k in p]
     return ", ".join(parts + [f"augmentation {'DSA' if aug else 'none'}"])
