@@ -48,6 +48,7 @@ def main(argv=None) -> None:
     parser.add_argument("--ipc", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (distillation and evaluation)")
     parser.add_argument("--iterations", type=int, help="distillation iterations for every iterative method")
+    parser.add_argument("--real-batch", type=int, help="real images per class per iteration, every iterative method")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from: {', '.join(METHODS)}")
     parser.add_argument("--arch", default="convnet", help="evaluation architecture")
     parser.add_argument("--protocol", default="quick", help=f"one of: {', '.join(PROTOCOLS)}")
@@ -59,6 +60,7 @@ def main(argv=None) -> None:
     if args.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1, got {args.seeds}")
     config = DebiasConfig(dataset=args.dataset, ipc=args.ipc, seeds=args.seeds, iterations=args.iterations,
+                          real_batch=args.real_batch,
                           methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
                           arch=args.arch, protocol=protocol_from_args(args),
                           device=str(resolve_device(args.device)), progress=not args.no_progress)
@@ -66,8 +68,8 @@ def main(argv=None) -> None:
     info = DATASETS.get(args.dataset).info
     print(f"de-biased condensation on {args.dataset} ({info.source}), ipc {args.ipc}, {args.seeds} seeds, "
           f"protocol {config.protocol.name} ({config.protocol.fingerprint()}), arch {config.arch}, "
-          f"distillation iterations {args.iterations or 'each method default'}; test accuracy %, "
-          f"mean +- 95% CI half-width:")
+          f"distillation iterations {args.iterations or 'each default'}, real batch "
+          f"{args.real_batch or 'each default'}; test accuracy %, mean +- 95% CI half-width:")
     print(format_table(summarise(records)))
     print(f"records: {records_path(TASK)}")
 

@@ -1,11 +1,12 @@
 """De-biased dataset condensation (paper sec. 6.8, app. C): distil a biased training set, then
 measure average, worst-group and per-group test accuracy over (label, attribute) groups.
 
-Methods (paper table 8): ``random``, ``dm``, ``ed``, ``ed+label`` (ED plus the label critic's
-cross-entropy) and ``ed+label+attr`` (the paper's method, eq. 4/7: also the attribute critic,
-bounded form, see ``distillers/energy.py``). The critics are classifiers pretrained on the real
-training set and cached by ``harness.pretrain`` (the attribute critic on the attribute view
-``<dataset>-attr``). Every iterative method gets the same distillation budget.
+Methods (paper table 8): ``random``, ``dm``, ``ed``, ``ed+label`` (distiller ``ed-critic``: ED
+plus the label critic's cross-entropy) and ``ed+label+attr`` (``ed-debias``, the paper's method,
+eq. 4/7: also the attribute critic in a bounded form, see ``distillers/energy.py``). The critics
+are classifiers pretrained on the real training split and cached by ``harness.pretrain`` (the
+attribute critic on the attribute view ``<dataset>-attr``). Every iterative method gets the same
+distillation budget (``iterations``, ``real_batch``).
 
 For seed s, the set distilled with seed s trains one fresh model with seed s, tested once after
 its final epoch; seeds give the spread (distillation and evaluation noise together). One record
@@ -28,6 +29,7 @@ from harness.group_metrics import group_metrics
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
+from harness.registry import did_you_mean
 from harness.stats import summarize
 from harness.synset import load_synset, sha256_file
 from harness.train import init_model, predict, train_model
@@ -36,18 +38,12 @@ from tasks.base import register_task
 TASK = "debias"
 
 
-@dataclass(frozen=True)
-class Method:
-    """A row of the comparison: a registered distiller and its setting overrides."""
-
-    distiller: str
-    overrides: tuple[tuple[str, object], ...] = ()
-
-
-METHODS: dict[str, Method] = {
-    "random": Method("random"),
-    "dm": Method("dm"),
-    "ed": Method("ed"),
+METHODS: dict[str, str] = {  # a row of the comparison -> the registered distiller that runs it
+    "random": "random",
+    "dm": "dm",
+    "ed": "ed",
+    "ed+label": "ed-critic",
+    "ed+label+attr": "ed-debias",
 }
 
 
@@ -58,24 +54,23 @@ class DebiasConfig:
     methods: tuple[str, ...] = tuple(METHODS)
     seeds: int = 3
     iterations: int | None = None  # distillation budget for every iterative method (None: their defaults)
+    real_batch: int | None = None  # real images per class per iteration, for every iterative method
     arch: str = "convnet"
     protocol: EvalProtocol = PROTOCOLS["quick"]
     device: str = "cpu"
     progress: bool = True
 
 
-def method_plan(name: str, iterations: int | None) -> tuple[str, dict, dict]:
-    """(distiller, overrides, full config) of a method under the shared iteration budget."""
+def method_plan(name: str, budget: dict) -> tuple[str, dict, dict]:
+    """(distiller, overrides, full config) of a method under the shared budget (settings such as
+    ``iterations`` that the distiller has)."""
     if name not in METHODS:
-        from harness.registry import did_you_mean
-
         raise HarnessError(f"unknown debias method '{name}'.{did_you_mean(name, list(METHODS))} "
                            f"Known: {', '.join(METHODS)}.")
-    method = METHODS[name]
-    overrides = dict(method.overrides)
-    if iterations is not None and "iterations" in {f.name for f in fields(create_distiller(method.distiller).Config)}:
-        overrides["iterations"] = iterations
-    return method.distiller, overrides, asdict(create_distiller(method.distiller, overrides).config)
+    distiller = METHODS[name]
+    known = {f.name for f in fields(create_distiller(distiller).Config)}
+    overrides = {k: v for k, v in budget.items() if v is not None and k in known}
+    return distiller, overrides, asdict(create_distiller(distiller, overrides).config)
 
 
 def evaluate_groups(synset, test, arch: str, protocol: EvalProtocol, seed: int, device) -> dict:
@@ -92,7 +87,8 @@ def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> li
     store = store or RecordStore(records_path(TASK))
     attribute_of(config.dataset)  # refuses a dataset without a spurious attribute, before any work
     test = load_dataset(config.dataset, "test")
-    plans = {name: method_plan(name, config.iterations) for name in config.methods}
+    budget = {"iterations": config.iterations, "real_batch": config.real_batch}
+    plans = {name: method_plan(name, budget) for name in config.methods}
     device = torch.device(config.device)
     wanted = []
     for name, (distiller, overrides, distiller_config) in plans.items():
