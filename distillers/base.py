@@ -48,6 +48,12 @@ class RunContext:
     log: Callable[[str], None] = print
 
 
+def present_classes(data: ImageData) -> list[int]:
+    """The classes with at least one image in ``data``: the ones a distiller condenses (a class
+    subset, e.g. the classes arriving in a continual-learning step, distils only those)."""
+    return [c for c, n in enumerate(data.class_counts()) if n > 0]
+
+
 class Distiller(ABC):
     name: ClassVar[str] = ""
     Config: ClassVar[type] = DistillerConfig
@@ -59,22 +65,27 @@ class Distiller(ABC):
 
     @abstractmethod
     def distil(self, data: ImageData, ipc: int, run: RunContext) -> SyntheticSet:
-        """Condense ``data`` (a real training split) into ``ipc`` images per class."""
+        """Condense ``data`` (a real training split, or a subset of its classes) into ``ipc`` images
+        for each class present in it (:func:`present_classes`); labels stay the global class ids."""
 
     def check_ipc(self, data: ImageData, ipc: int) -> list[str]:
         """Refuse an IPC larger than a class (balanced data, or selection); on long-tailed data a
-        synthesising distiller repeats a short class's images and the warning is returned."""
+        synthesising distiller repeats a short class's images and the warning is returned.
+        Classes absent from ``data`` (a class subset) are not distilled and not checked."""
         if ipc < 1:
             raise HarnessError(f"--ipc must be at least 1, got {ipc}")
         counts = data.class_counts()
-        short = [(c, n) for c, n in enumerate(counts) if n < ipc]
+        present = present_classes(data)
+        if not present:
+            raise HarnessError(f"{data.info.name} ({data.split}) holds no images to distil")
+        short = [(c, counts[c]) for c in present if counts[c] < ipc]
         if not short:
             return []
         c, n = min(short, key=lambda item: item[1])
         name = data.info.class_names[c]
-        if self.selects_real_images or data.info.imbalance <= 1 or n == 0:
+        if self.selects_real_images or data.info.imbalance <= 1:
             raise HarnessError(f"--ipc {ipc} is larger than class '{name}' has images ({n}) in "
-                               f"{data.info.name}: use --ipc {min(counts)} or less")
+                               f"{data.info.name}: use --ipc {min(counts[c] for c in present)} or less")
         return [f"class '{data.info.class_names[c]}' has {n} real images < ipc {ipc}: initialised by "
                 f"repeating and augmenting them" for c, n in short]
 
@@ -130,7 +141,7 @@ class IterativeDistiller(Distiller):
         """The loop; under torch.distributed each rank runs it for its block of classes."""
         warnings = self.check_ipc(data, ipc)
         rank, size = rank_and_size()
-        all_classes = list(range(data.info.num_classes))
+        all_classes = present_classes(data)
         self.classes = shard(all_classes, rank, size)
         for w in warnings:
             run.log(f"warning: {w}")

@@ -1,6 +1,7 @@
 """Run a distiller end to end into an artifact, reusing an identical artifact already on disk.
 
-An artifact's identity is (distiller, its full config, dataset, imbalance, IPC, seed); its path is
+An artifact's identity is (distiller, its full config, dataset, imbalance, IPC, seed, and the class
+subset when only some classes are distilled); its path is
 ``<output>/synsets/<dataset>/<distiller>/ipc<K>-seed<S>-<hash>.safetensors``.
 """
 
@@ -22,20 +23,29 @@ from harness.provenance import measure
 from harness.synset import load_synset, save_synset
 
 
-def artifact_path(name: str, config: dict, dataset: str, imbalance: float, ipc: int, seed: int) -> Path:
-    ident = json.dumps({"distiller": name, "config": config, "dataset": dataset, "imbalance": imbalance,
-                        "ipc": ipc, "seed": seed}, sort_keys=True, default=str)
+def artifact_path(name: str, config: dict, dataset: str, imbalance: float, ipc: int, seed: int,
+                  classes: tuple[int, ...] | None = None) -> Path:
+    ident = {"distiller": name, "config": config, "dataset": dataset, "imbalance": imbalance, "ipc": ipc,
+             "seed": seed}
+    if classes is not None:  # a class subset; whole-dataset artifacts keep their path
+        ident["classes"] = sorted(classes)
+    ident = json.dumps(ident, sort_keys=True, default=str)
     digest = hashlib.sha256(ident.encode()).hexdigest()[:10]
     return output_root() / "synsets" / dataset / name / f"ipc{ipc}-seed{seed}-{digest}.safetensors"
 
 
 def distil(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | None = None,
            device: torch.device | str = "cpu", imbalance: float = 100.0, output: Path | None = None,
-           resume: bool = True, progress: bool = True, log=print) -> Path:
-    """Distil and save an artifact (or return the cached one); returns its path."""
+           resume: bool = True, progress: bool = True, log=print, classes: tuple[int, ...] | None = None) -> Path:
+    """Distil and save an artifact (or return the cached one); returns its path.
+
+    ``classes`` distils only those classes of the training split (from their images alone), e.g.
+    the classes arriving in a continual-learning step.
+    """
     distiller = create_distiller(name, overrides)
     imbalance = imbalance if dataset.endswith("-lt") else 1.0
-    path = Path(output) if output else artifact_path(name, asdict(distiller.config), dataset, imbalance, ipc, seed)
+    path = Path(output) if output else artifact_path(name, asdict(distiller.config), dataset, imbalance, ipc, seed,
+                                                     classes)
     path = path.with_suffix(".safetensors")
     if path.exists() and output is None:
         try:
@@ -45,12 +55,19 @@ def distil(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | N
         except HarnessError as exc:
             log(f"re-distilling: {exc}")
     data = load_dataset(dataset, "train", imbalance=imbalance)
+    if classes is not None:
+        unknown = sorted(set(classes) - set(range(data.info.num_classes)))
+        if unknown:
+            raise HarnessError(f"classes {unknown} are not in {dataset} (ids 0..{data.info.num_classes - 1})")
+        data = data.subset(torch.isin(data.labels, torch.tensor(sorted(classes))).nonzero().squeeze(1))
     device = torch.device(device)
     run = RunContext(seed=seed, device=device, checkpoint=path.with_suffix(".ckpt"), resume=resume,
                      progress=progress, log=log)
     with measure(device) as m:
         synset = distiller.distil(data, ipc, run)
     synset.meta.update({"timing": m.as_dict(), "device": str(device)})
+    if classes is not None:
+        synset.meta["classes"] = sorted(classes)
     if rank_and_size()[0] == 0:  # under torch.distributed every rank holds the gathered set
         save_synset(synset, path)
     own = per_rank(run.checkpoint)

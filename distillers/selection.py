@@ -63,7 +63,8 @@ class EmbeddingSelection(Distiller):
         with torch.no_grad():
             features = torch.cat([net.embed(data.normalised(chunk, run.device))
                                   for chunk in torch.arange(len(data)).split(REAL_CHUNK)])
-        picks = [idx[self.choose(features[idx.to(run.device)], ipc).cpu()] for idx in data.indices_by_class()]
+        picks = [idx[self.choose(features[idx.to(run.device)], ipc).cpu()] for idx in data.indices_by_class()
+                 if len(idx)]  # a class subset: absent classes are skipped
         index = torch.cat(picks)
         return self.synset(data.normalised(index), data.labels[index], data, ipc, run,
                            feature_extractor=f"{self.config.arch} pretrained seed {self.config.pretrained_seed}")

@@ -1,0 +1,310 @@
+"""Class-incremental learning with GDumb and distilled memories (paper sec. 6.6; the setting of
+Zhao & Bilen, WACV 2023, after GDumb, Prabhu et al., ECCV 2020).
+
+The classes, in a fixed order drawn from the seed (recorded), are split evenly into ``steps``
+experiences by Avalanche's ``class_incremental_benchmark``. The learner is Avalanche's GDumb
+(a plain strategy plus ``GDumbPlugin``): before each experience the model is reset to its initial
+weights and trained only on the memory, then tested on the test data of every class seen so far.
+Memories hold the same number of images per class for every seen class:
+
+* ``gdumb``: Avalanche's own class-balanced reservoir buffer (random real images);
+* ``herding``: per class, herding (Welling, 2009) in the embedding of a random ConvNet
+  (``random_network``, keyed by the seed only), from that class's images alone;
+* any registered distiller: its synthetic set for the arriving classes, distilled from their
+  training images alone (``distillers.runner.distil(classes=...)``; cached artifacts).
+
+Neither ``herding`` nor a distilled memory ever sees a class before it arrives. Fixed memories plug
+in as an Avalanche storage policy (:class:`FixedMemoryBuffer`); training follows an
+:class:`~harness.protocol.EvalProtocol` (SGD, lr steps, DSA on every mini-batch) run by Avalanche.
+One record per (memory, step, seed) in ``<output>/records/continual.jsonl``; recorded cells are
+skipped on rerun (a memory's earlier steps only refill the buffer).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, fields
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from distillers.base import create_distiller
+from distillers.matching import REAL_CHUNK, random_network
+from distillers.runner import distil
+from distillers.selection import EmbeddingSelection, Herding
+from harness.augment import DSAConfig, augment, mix_seed
+from harness.data import ImageData, load_dataset
+from harness.errors import HarnessError
+from harness.protocol import PROTOCOLS, EvalProtocol
+from harness.provenance import measure
+from harness.records import RecordStore, cell_key, records_path
+from harness.stats import summarize
+from harness.synset import load_synset
+from harness.train import init_model
+from tasks.base import register_task
+
+TASK = "continual"
+RANDOM = "gdumb"  # Avalanche's class-balanced reservoir buffer
+HERDING = "herding"
+BASELINES = (RANDOM, HERDING)
+
+
+@dataclass(frozen=True)
+class CLConfig:
+    dataset: str = "fashion-mnist"
+    steps: int = 5
+    memory: int = 20  # images per seen class
+    memories: tuple[str, ...] = (RANDOM, HERDING, "dm")  # baselines and/or registered distillers
+    seeds: int = 3
+    distiller_settings: tuple[tuple[str, object], ...] = ()  # e.g. (("iterations", 200),), for every distiller having it
+    arch: str = "convnet"
+    protocol: EvalProtocol = PROTOCOLS["quick"]
+    device: str = "cpu"
+    progress: bool = True
+
+
+def class_order(num_classes: int, seed: int) -> list[int]:
+    """The seed's fixed class order (a permutation keyed by the seed alone)."""
+    return torch.randperm(num_classes, generator=torch.Generator().manual_seed(mix_seed(seed, -7))).tolist()
+
+
+def distiller_plan(name: str, settings: tuple[tuple[str, object], ...]) -> tuple[dict, dict]:
+    """(overrides, full config) of a distiller memory; refuses a method that would peek at future classes."""
+    distiller = create_distiller(name)
+    if isinstance(distiller, EmbeddingSelection):
+        raise HarnessError(f"'{name}' embeds with a network pretrained on every class, which would peek at "
+                           f"classes before they arrive; use the built-in '{HERDING}' memory (random features)")
+    known = {f.name for f in fields(distiller.Config)}
+    overrides = {key: value for key, value in settings if key in known}
+    return overrides, asdict(create_distiller(name, overrides).config)
+
+
+def class_subset(data: ImageData, classes: list[int]) -> ImageData:
+    return data.subset(torch.isin(data.labels, torch.tensor(classes)).nonzero().squeeze(1))
+
+
+@torch.no_grad()
+def herding_memory(train: ImageData, classes: list[int], ipc: int, seed: int, arch: str, device):
+    """``ipc`` herded real images per class of ``classes``, in a random network's embedding."""
+    data = class_subset(train, classes)
+    net = random_network(arch, data, seed, -1, device)
+    features = torch.cat([net.embed(data.normalised(chunk, device)) for chunk in torch.arange(len(data)).split(REAL_CHUNK)])
+    chooser = Herding()
+    index = torch.cat([idx[chooser.choose(features[idx.to(device)], ipc).cpu()]
+                       for idx in data.indices_by_class() if len(idx)])
+    return data.normalised(index), data.labels[index]
+
+
+def memory_maker(memory: str, config: CLConfig, train: ImageData, seed: int, overrides: dict,
+                 log) -> Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]]:
+    """``make(classes) -> (images, labels)`` for a fixed memory, called when those classes arrive."""
+    device = torch.device(config.device)
+    if memory == HERDING:
+        return lambda classes: herding_memory(train, classes, config.memory, seed, config.arch, device)
+
+    def distilled(classes: list[int]):
+        path = distil(memory, config.dataset, config.memory, seed, overrides, device, progress=False, log=log,
+                      classes=tuple(classes))
+        synset = load_synset(path, expect_dataset=config.dataset)
+        return synset.images, synset.labels
+
+    return distilled
+
+
+def _avalanche_dataset(images: torch.Tensor, labels: torch.Tensor):
+    from avalanche.benchmarks.utils import as_classification_dataset
+    from torch.utils.data import TensorDataset
+
+    dataset = TensorDataset(images, labels)
+    dataset.targets = labels.tolist()
+    return as_classification_dataset(dataset)
+
+
+def _plugins():
+    """Avalanche classes, imported on first use (the import is slow and noisy)."""
+    from avalanche.training.plugins import GDumbPlugin, SupervisedPlugin
+    from avalanche.training.storage_policy import ExemplarsBuffer
+
+    class FixedMemoryBuffer(ExemplarsBuffer):
+        """A storage policy holding pre-made per-class memories: when an experience arrives,
+        ``make(classes)`` gives the images of its classes; the buffer holds every seen class's."""
+
+        def __init__(self, make, per_class: int, num_classes: int):
+            super().__init__(per_class * num_classes)
+            self.make, self.per_class = make, per_class
+            self.images: list[torch.Tensor] = []
+            self.labels: list[torch.Tensor] = []
+
+        def post_adapt(self, agent, exp):
+            x, y = self.make(sorted(exp.classes_in_this_experience))
+            self.images.append(x.cpu())
+            self.labels.append(y.cpu())
+            self.buffer = _avalanche_dataset(torch.cat(self.images), torch.cat(self.labels))
+
+        def resize(self, strategy, new_size):
+            raise HarnessError("a fixed per-class memory cannot be resized")
+
+    class MemoryGDumb(GDumbPlugin):
+        """Avalanche's GDumb (reset the model, train only on the memory) with a given storage policy,
+        updated through ``post_adapt`` (the deprecated ``update`` warns once per experience)."""
+
+        def __init__(self, storage_policy):
+            super().__init__(storage_policy.max_size)
+            self.storage_policy = storage_policy
+
+        def after_train_dataset_adaptation(self, strategy, **kwargs):
+            self.storage_policy.post_adapt(strategy, strategy.experience)
+            strategy.adapted_dataset = self.storage_policy.buffer
+
+    class ProtocolDraws(SupervisedPlugin):
+        """Training draws keyed by (seed, step) alone, whatever ran before (e.g. a distillation):
+        batch order from the global generator, reseeded once the memory is made; DSA on every
+        mini-batch (per-sample draws from its own generator) when the protocol augments."""
+
+        def __init__(self, cfg: DSAConfig | None, seed: int):
+            super().__init__()
+            self.cfg, self.seed = cfg, seed
+            self.generator = torch.Generator()
+
+        def before_training_exp(self, strategy, **kwargs):
+            step = strategy.experience.current_experience
+            torch.manual_seed(mix_seed(self.seed, 1, step))
+            self.generator.manual_seed(mix_seed(self.seed, 2, step))
+
+        def before_forward(self, strategy, **kwargs):
+            if self.cfg is not None:
+                strategy.mbatch[0] = augment(strategy.mb_x, self.cfg, generator=self.generator)
+
+    return FixedMemoryBuffer, MemoryGDumb, ProtocolDraws
+
+
+def storage_policy(memory: str, config: CLConfig, num_classes: int, make):
+    from avalanche.training.storage_policy import ClassBalancedBuffer
+
+    FixedMemoryBuffer, _, _ = _plugins()
+    if memory == RANDOM:  # fixed per-class capacity: max_size / total_num_classes = memory
+        return ClassBalancedBuffer(config.memory * num_classes, adaptive_size=False, total_num_classes=num_classes)
+    return FixedMemoryBuffer(make, config.memory, num_classes)
+
+
+def gdumb_strategy(config: CLConfig, info, seed: int, policy, probes=()):
+    """Avalanche's GDumb: a plain supervised strategy + GDumbPlugin, trained under the protocol."""
+    from avalanche.evaluation.metrics import accuracy_metrics
+    from avalanche.training import Naive
+    from avalanche.training.plugins import EvaluationPlugin, LRSchedulerPlugin
+
+    _, MemoryGDumb, ProtocolDraws = _plugins()
+    protocol, device = config.protocol, torch.device(config.device)
+    model = init_model(config.arch, info, seed, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                                weight_decay=protocol.weight_decay)
+    milestones = [int(f * protocol.epochs) for f in protocol.lr_milestones]
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=protocol.lr_gamma)
+    with warnings.catch_warnings():  # "No loggers specified": the records are the log
+        warnings.simplefilter("ignore", UserWarning)
+        evaluator = EvaluationPlugin(accuracy_metrics(experience=True, stream=True), loggers=[])
+    return Naive(model=model, optimizer=optimizer, criterion=torch.nn.CrossEntropyLoss(),
+                 train_mb_size=protocol.batch_size, train_epochs=protocol.epochs, eval_mb_size=1000, device=device,
+                 plugins=[MemoryGDumb(policy), LRSchedulerPlugin(scheduler),
+                          ProtocolDraws(protocol.augmentation, seed), *probes],
+                 evaluator=evaluator)
+
+
+def check_config(config: CLConfig, num_classes: int) -> None:
+    if config.protocol.label_type != "hard":
+        raise HarnessError("GDumb trains on hard labels: use a protocol with label_type 'hard'")
+    if config.steps < 1 or num_classes % config.steps:
+        divisors = [d for d in range(1, num_classes + 1) if num_classes % d == 0]
+        raise HarnessError(f"--steps {config.steps} does not split {num_classes} classes evenly: "
+                           f"use one of {', '.join(map(str, divisors))}")
+    if config.memory < 1 or config.seeds < 1:
+        raise HarnessError(f"--memory and --seeds must be at least 1, got {config.memory} and {config.seeds}")
+    if not config.memories:
+        raise HarnessError("no memories to compare: give at least one baseline or distiller")
+
+
+def cells_for(config: CLConfig, memory: str, seed: int, order: list[int], distiller_config: dict | None) -> list[dict]:
+    common = {"task": TASK, "memory": memory, "distiller": None if memory in BASELINES else memory,
+              "distiller_config": distiller_config, "dataset": config.dataset, "steps": config.steps,
+              "memory_per_class": config.memory, "seed": seed, "class_order": order, "arch": config.arch,
+              "protocol_name": config.protocol.name, "protocol_fingerprint": config.protocol.fingerprint()}
+    return [{**common, "step": step} for step in range(1, config.steps + 1)]
+
+
+def _stream_accuracy(results: dict) -> tuple[float, list[float]]:
+    """Avalanche's accuracy over the evaluated stream and per experience (in %)."""
+    stream = [v for k, v in results.items() if k.startswith("Top1_Acc_Stream/eval_phase/test_stream")]
+    per_exp = sorted((k, v) for k, v in results.items() if k.startswith("Top1_Acc_Exp/eval_phase/test_stream"))
+    return 100.0 * stream[0], [100.0 * v for _, v in per_exp]
+
+
+@register_task(TASK)
+def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()) -> list[dict]:
+    """Train and test GDumb with every memory and seed; returns the records of all wanted cells.
+
+    ``probes``: extra Avalanche plugins (tests use them to watch the strategy).
+    """
+    from avalanche.benchmarks import class_incremental_benchmark
+
+    store = store or RecordStore(records_path(TASK))
+    train, test = load_dataset(config.dataset, "train"), load_dataset(config.dataset, "test")
+    info = train.info
+    check_config(config, info.num_classes)
+    plans = {m: ({}, None) if m in BASELINES else distiller_plan(m, config.distiller_settings) for m in config.memories}
+    device = torch.device(config.device)
+    train_set = _avalanche_dataset(train.normalised(), train.labels)
+    test_set = _avalanche_dataset(test.normalised(), test.labels)
+    work = [(m, s) for s in range(config.seeds) for m in config.memories]
+    wanted = []
+    bar = tqdm(total=len(work) * config.steps, desc="continual", disable=not config.progress)
+    for memory, seed in work:
+        order = class_order(info.num_classes, seed)
+        cells = cells_for(config, memory, seed, order, plans[memory][1])
+        wanted += cells
+        if all(store.has(c) for c in cells):
+            bar.update(len(cells))
+            continue
+        bench = class_incremental_benchmark({"train": train_set, "test": test_set}, class_order=order,
+                                            num_experiences=config.steps)
+        policy = storage_policy(memory, config, info.num_classes,
+                                memory_maker(memory, config, train, seed, plans[memory][0], log))
+        strategy = gdumb_strategy(config, info, seed, policy, probes)
+        for t, (exp, cell) in enumerate(zip(bench.train_stream, cells)):
+            bar.set_postfix_str(f"{memory} seed {seed} step {t + 1}")
+            torch.manual_seed(mix_seed(seed, t, -8))  # the reservoir's draws, per step
+            if store.has(cell):  # finished: only refill the memory, so later steps see the same one
+                policy.post_adapt(strategy, exp)
+                bar.update(1)
+                continue
+            with measure(device) as m, warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                strategy.train(exp)
+                accuracy, per_exp = _stream_accuracy(strategy.eval(bench.test_stream[:t + 1]))
+            counts = torch.bincount(torch.tensor(list(policy.buffer.targets)), minlength=info.num_classes)
+            store.append(cell, {"accuracy": accuracy, "experience_accuracy": per_exp,
+                                "seen_classes": order[:(t + 1) * info.num_classes // config.steps],
+                                "memory_class_counts": counts.tolist()},
+                         config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
+                         extra={"memory_kind": _describe(memory), "dataset_source": info.source,
+                                "distiller_settings": dict(config.distiller_settings)})
+            bar.update(1)
+    bar.close()
+    keys = {cell_key(c) for c in wanted}
+    return [r for r in store.load() if r["key"] in keys]
+
+
+def _describe(memory: str) -> str:
+    if memory == RANDOM:
+        return "Avalanche ClassBalancedBuffer (class-balanced reservoir), fixed per-class capacity"
+    if memory == HERDING:
+        return "herding in a random ConvNet's embedding, per arriving class"
+    return f"distiller '{memory}' run on the arriving classes' training images only"
+
+
+def summarise(records: list[dict]) -> dict[str, dict[int, dict]]:
+    """Per memory and step: accuracy on the seen classes summarised over seeds."""
+    values: dict[str, dict[int, list[float]]] = {}
+    for r in records:
+        values.setdefault(r["memory"], {}).setdefault(r["step"], []).append(r["metrics"]["accuracy"])
+    return {m: {step: summarize(v) for step, v in sorted(steps.items())} for m, steps in values.items()}
