@@ -109,12 +109,12 @@ def per_class_bars(summary: pd.DataFrame, title: str) -> bytes:
     return to_png(fig)
 
 
-def efficiency_bars(frame: pd.DataFrame, title: str) -> bytes:
+def efficiency_bars(frame: pd.DataFrame, title: str, time_label: str = "seconds per iteration (s)") -> bytes:
     """Seconds per iteration and peak memory per distiller, side by side."""
     frame = frame.sort_values("distiller")
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(frame) + 2))
     axes[0].barh(frame["label"], frame["seconds_per_iteration"], height=0.6, color=sns.color_palette()[0])
-    axes[0].set(xlabel="seconds per iteration (s)", ylabel="distiller")
+    axes[0].set(xlabel=time_label, ylabel="distiller")
     axes[1].barh(frame["label"], frame["peak_memory_mb"], height=0.6, color=sns.color_palette()[1])
     axes[1].set(xlabel="peak memory (MB)", ylabel="")
     axes[1].tick_params(axis="y", labelleft=False)
@@ -125,26 +125,33 @@ def efficiency_bars(frame: pd.DataFrame, title: str) -> bytes:
 
 def image_grid(images, labels, class_names: list[str], title: str, max_classes: int = 10,
                max_per_class: int = 10) -> bytes:
-    """One row per class (first ``max_classes``), up to ``max_per_class`` images in [0, 1] each."""
+    """Up to ``max_per_class`` images in [0, 1] of each of the first ``max_classes`` classes: one row
+    per class, or one column per class when a class has at most two images (a compact strip)."""
     images = np.asarray(images, dtype=float)  # [N, C, H, W]
     labels = np.asarray(labels)
     classes = sorted(set(labels.tolist()))[:max_classes]
     per_class = min(max_per_class, max(int((labels == c).sum()) for c in classes))
+    by_column = per_class <= 2 < len(classes)
+    rows, cols = (per_class, len(classes)) if by_column else (len(classes), per_class)
     _, channels, h, w = images.shape
     pad = 2
-    mosaic = np.ones(((h + pad) * len(classes) - pad, (w + pad) * per_class - pad, channels))
-    for row, c in enumerate(classes):
-        for col, img in enumerate(images[labels == c][:per_class]):
-            mosaic[row * (h + pad):row * (h + pad) + h, col * (w + pad):col * (w + pad) + w] = img.transpose(1, 2, 0)
+    mosaic = np.ones(((h + pad) * rows - pad, (w + pad) * cols - pad, channels))
+    for k, c in enumerate(classes):
+        for j, img in enumerate(images[labels == c][:per_class]):
+            r, q = (j, k) if by_column else (k, j)
+            mosaic[r * (h + pad):r * (h + pad) + h, q * (w + pad):q * (w + pad) + w] = img.transpose(1, 2, 0)
     scale = 0.55 if h <= 32 else 0.9
-    fig, ax = plt.subplots(figsize=(max(3.2, scale * per_class + 1.4), scale * len(classes) + 0.9))
+    fig, ax = plt.subplots(figsize=(max(3.2, scale * cols + 1.4), scale * rows + 1.2))
     ax.imshow(mosaic.squeeze(-1) if channels == 1 else mosaic, cmap="gray" if channels == 1 else None,
               vmin=0, vmax=1, interpolation="nearest")
-    ax.set_yticks([r * (h + pad) + h / 2 for r in range(len(classes))],
-                  [class_names[c] if c < len(class_names) else str(c) for c in classes])
-    ax.set_xticks([])
+    names = [class_names[c] if c < len(class_names) else str(c) for c in classes]
+    centres = [k * (h + pad) + h / 2 for k in range(len(classes))]
+    ax.set_xticks(centres if by_column else [], names if by_column else [],
+                  rotation=45 if by_column and max(map(len, names)) > 3 else 0)
+    ax.set_yticks([] if by_column else centres, [] if by_column else names)
     ax.grid(False)
-    ax.set_ylabel("class")
+    ax.set_xlabel("class" if by_column else "")
+    ax.set_ylabel("" if by_column else "class")
     ax.set_title(title, fontsize="medium")
     return to_png(fig)
 

@@ -58,6 +58,8 @@ def _context(sections: list[Section], title: str, records: pd.DataFrame, figure_
 def render_markdown(sections: list[Section], title: str, records: pd.DataFrame, out_dir: Path) -> Path:
     figures = out_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)
+    for stale in figures.glob("*.png"):  # figures of an earlier report in the same folder
+        stale.unlink()
 
     def src(fig: Figure) -> str:
         (figures / f"{fig.name}.png").write_bytes(fig.png)

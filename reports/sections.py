@@ -307,7 +307,8 @@ def efficiency_section(records: pd.DataFrame, manifests: list[dict]) -> Section 
         timed = costs.dropna(subset=["seconds_per_iteration"])
         if not timed.empty:
             s.blocks.append(Figure("Distillation cost per distiller, from the artifact manifests",
-                                   F.efficiency_bars(timed, "distillation runs of the evaluated sets"),
+                                   F.efficiency_bars(timed, "distillation runs of the evaluated sets",
+                                                     "wall time / iterations (s, incl. set-up)"),
                                    "efficiency-distill"))
         s.blocks.append(long_table("Distillation runs of the evaluated sets (from their manifests)", costs.assign(
             iterations=costs["iterations"].map(lambda v: DASH if v is None or pd.isna(v) else str(int(v))),
@@ -316,8 +317,8 @@ def efficiency_section(records: pd.DataFrame, manifests: list[dict]) -> Section 
             peak_memory_mb=costs["peak_memory_mb"].map(lambda v: fmt_number(v, 0)))[
             ["distiller", "dataset", "ipc", "device", "iterations", "wall_seconds", "seconds_per_iteration",
              "peak_memory_mb"]],
-            ["distiller", "dataset", "IPC", "device", "iterations", "wall time (s)", "seconds per iteration (s)",
-             "peak memory (MB)"]))
+            ["distiller", "dataset", "IPC", "device", "iterations", "wall time (s)",
+             "wall time / iterations (s, incl. set-up)", "peak memory (MB)"]))
         if timed.empty:
             s.notes.append("The distillers shown run no iterations (selection methods), so only wall time is given.")
     return s
@@ -328,7 +329,8 @@ def image_section(records: pd.DataFrame, artifacts: dict[str, Path]) -> Section 
     if records.empty or not artifacts:
         return None
     s = Section("images", "Synthetic images",
-                "The first images of each class (rows) in each distilled set, mapped back to pixel space.")
+                "The first images of each class in each distilled set (one row per class, or one column per class "
+                "when a set has one or two images per class), mapped back to pixel space.")
     shown = set()
     for sha, path in sorted(artifacts.items(), key=lambda item: str(item[1])):
         try:
@@ -390,7 +392,9 @@ def _protocol_summary(p: dict) -> str:
 
 def build_sections(records: pd.DataFrame, synset_roots: list[Path]) -> list[Section]:
     """Every section whose records exist, in reading order; provenance last."""
-    artifacts = resolve_artifacts(records, synset_roots) if not records.empty else {}
+    if records.empty:
+        return []
+    artifacts = resolve_artifacts(records, synset_roots)
     manifests = [read_manifest(p) for p in artifacts.values()]
     sections = [overview_section(records), image_section(records, artifacts), transfer_section(records),
                 continual_section(records), nas_section(records), debias_section(records),

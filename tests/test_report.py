@@ -156,9 +156,15 @@ def test_report_command_writes_both_files(output_dir, capsys):
     assert (output_dir / "reports" / "report.html").read_text().startswith("<!DOCTYPE html>")
 
 
-def test_report_command_without_records_says_what_to_run(tmp_path):
+def test_report_command_without_records_says_what_to_run(tmp_path, capsys):
     from harness.cli import run_command
 
     with pytest.raises(SystemExit) as exc:
         run_command(report_main, ["--output", str(tmp_path / "empty")])
-    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "python -m harness.evaluate" in err
+
+
+def test_empty_records_render_an_empty_report(tmp_path):
+    md, html = build_report(load_records([]), tmp_path / "out", "Nothing yet")
+    assert "No records to report" in md.read_text() and "No records to report" in html.read_text()
