@@ -1,0 +1,46 @@
+"""Rank correlation between two score vectors (NAS ranking, paper sec. 6.5), with ties.
+
+- ``spearman_rho``: Pearson correlation of the average ranks (ties share the mean rank).
+- ``kendall_tau``: Kendall's tau-b, (P - Q) / sqrt((n0 - n1)(n0 - n2)) over all pairs, where P and
+  Q count concordant and discordant pairs, n0 = n(n-1)/2 and n1, n2 the pairs tied in x, in y.
+
+Both return NaN when undefined (fewer than 2 items, or a constant vector), as ``scipy.stats`` does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def average_ranks(x) -> np.ndarray:
+    """1-based ranks of ``x``; tied values share the mean of the ranks they span."""
+    x = np.asarray(x, dtype=float)
+    order = np.argsort(x, kind="stable")
+    sorted_x = x[order]
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    ends = np.r_[starts[1:], len(x)]  # exclusive
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
+def spearman_rho(x, y) -> float:
+    rx, ry = average_ranks(x), average_ranks(y)
+    if len(rx) != len(ry):
+        raise ValueError(f"rank correlation needs equal lengths, got {len(rx)} and {len(ry)}")
+    if len(rx) < 2 or rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def kendall_tau(x, y) -> float:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) != len(y):
+        raise ValueError(f"rank correlation needs equal lengths, got {len(x)} and {len(y)}")
+    upper = np.triu(np.ones((len(x), len(x)), dtype=bool), k=1)  # each pair once
+    sx, sy = np.sign(x[:, None] - x[None, :])[upper], np.sign(y[:, None] - y[None, :])[upper]
+    n0 = upper.sum()
+    denominator = math.sqrt(float(n0 - (sx == 0).sum()) * float(n0 - (sy == 0).sum()))
+    return float((sx * sy).sum() / denominator) if denominator > 0 else math.nan

@@ -1,0 +1,214 @@
+"""NAS ranking with a distilled set (paper sec. 6.5, after Cui et al. 2022): does a proxy set rank
+NAS-Bench-201 architectures like the real data does?
+
+K cells are sampled from the 15,625 (seeded; the list is recorded). Each is trained on the proxy
+set (the distilled set, and the same-size random real subset from the ``random`` distiller at the
+same IPC and seed) under one ``SearchProtocol`` (the NB201 skeleton with fewer cells than the
+benchmark's N=5, a short schedule) and seeds, and scored once, after its final epoch, on a seeded
+held-out sample of the real *training* split (the paper ranks on a 10k validation set; the test
+split is never used to rank). Per set we report Spearman's rho and Kendall's tau between the
+per-cell proxy means over seeds and the ground truth (``harness.nas_ground_truth``), the ground
+truth of the cell the proxy ranks first (ties: first in sample order), the best among the K, and
+the regret (best minus top-1).
+
+Disconnected cells (no path from input to output; their networks score chance under any training
+set) are either skipped, i.e. the sample draws K connected cells, or kept; the choice is part of
+the summary cell and of every record's ``extra``. Skipping is the default: kept, they are trivially
+ranked last by every proxy and inflate the correlation.
+
+One record per (set, cell, seed) with ``proxy_accuracy`` and ``ground_truth_accuracy``, and one
+summary record per set (``summary: true``) with rho, tau, top-1 and best; recorded cells are
+skipped on rerun. ``protocol_fingerprint`` covers both the search protocol and the ground truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from distillers.runner import distil
+from harness.augment import mix_seed
+from harness.data import load_dataset
+from harness.errors import HarnessError
+from harness.evaluation import read_synset
+from harness.models.nb201 import NUM_ARCHS, is_connected, sample_archs
+from harness.nas_ground_truth import (
+    MEASURED_BUDGETS, GroundTruth, MeasuredBudget, NB201Protocol, make_ground_truth,
+)
+from harness.protocol import EvalProtocol
+from harness.provenance import measure
+from harness.rank_correlation import kendall_tau, spearman_rho
+from harness.records import RecordStore, cell_key, records_path
+from harness.synset import SyntheticSet
+from harness.train import test_model, train_model
+from tasks.base import register_task
+
+TASK = "nas"
+DISCONNECTED = ("skip", "keep")
+
+
+@dataclass(frozen=True)
+class SearchProtocol(NB201Protocol):
+    """The search phase: an NB201 skeleton and recipe, scored on ``validation_images`` real training
+    images held out by a fixed seeded draw (capped at the training split's size)."""
+
+    validation_images: int = 10_000
+
+
+SEARCH_PROTOCOLS: dict[str, SearchProtocol] = {
+    # Paper sec. 6.5: 3 cells in total (N=1), 50 epochs, ranking on 10k held-out images; the harness's
+    # evaluation recipe otherwise (SGD lr 0.01, batch 256, DSA).
+    "paper": SearchProtocol("nas-paper", C=16, N=1, training=EvalProtocol(name="nas-paper", epochs=50)),
+    # A shared 2-core CPU: C=4, N=1, 30 epochs of batch 50 (60 steps at IPC 10), lr 0.03, DSA;
+    # ranking on 2,000 held-out images.
+    "cpu": SearchProtocol("nas-cpu", C=4, N=1, training=EvalProtocol(name="nas-cpu", epochs=30, lr=0.03, batch_size=50),
+                          validation_images=2_000),
+}
+
+
+@dataclass(frozen=True)
+class NASConfig:
+    dataset: str = "fashion-mnist"
+    distiller: str = "dm"
+    ipc: int = 10
+    distill_seed: int = 0
+    overrides: tuple[tuple[str, object], ...] = ()  # distiller settings (e.g. iterations)
+    synset: str | None = None  # an artifact to use instead of distilling
+    archs: int = 100
+    sample_seed: int = 0
+    disconnected: str = "skip"
+    seeds: int = 1
+    protocol: SearchProtocol = SEARCH_PROTOCOLS["cpu"]
+    ground_truth: str = "train"  # see harness.nas_ground_truth.make_ground_truth
+    nb201_file: str | None = None
+    gt_budget: MeasuredBudget = MEASURED_BUDGETS["cpu"]
+    device: str = "cpu"
+    progress: bool = True
+
+
+def sample_cells(k: int, seed: int, disconnected: str = "skip") -> list[str]:
+    """The first ``k`` cells of a seeded permutation of all 15,625 (connected ones only for ``skip``)."""
+    if disconnected not in DISCONNECTED:
+        raise HarnessError(f"disconnected cells must be 'skip' or 'keep', not {disconnected!r}")
+    pool = [a for a in sample_archs(NUM_ARCHS, seed) if disconnected == "keep" or is_connected(a)]
+    if not 1 <= k <= len(pool):
+        raise HarnessError(f"--archs must be between 1 and {len(pool)} (cells available with disconnected="
+                           f"{disconnected}), got {k}")
+    return pool[:k]
+
+
+def nas_fingerprint(protocol: SearchProtocol, truth: GroundTruth) -> str:
+    """One fingerprint for the search protocol and the ground truth it is compared with."""
+    return hashlib.sha256(f"{protocol.fingerprint()}+{truth.fingerprint()}".encode()).hexdigest()[:12]
+
+
+def record_protocol(protocol: SearchProtocol, truth: GroundTruth) -> dict:
+    """The recorded protocol: the training recipe's fields at top level, the skeleton, the ground truth."""
+    return {**protocol.training.as_dict(), "name": protocol.name, "C": protocol.C, "N": protocol.N,
+            "validation_images": protocol.validation_images,
+            "search_protocol_fingerprint": protocol.fingerprint(), "ground_truth": truth.describe()}
+
+
+def validation_split(dataset: str, size: int):
+    """A seeded sample (fixed seed, the same for every set and cell) of the real training split."""
+    train = load_dataset(dataset, "train")
+    gen = torch.Generator().manual_seed(mix_seed(0, 3))
+    return train.subset(torch.randperm(len(train), generator=gen)[:min(size, len(train))].sort().values)
+
+
+def proxy_sets(config: NASConfig, device, log) -> list[tuple[SyntheticSet, str, str]]:
+    """(set, sha256, path) of the distilled set (distilled, cached, or ``config.synset``) and of the
+    same-size random subset; one entry when both are the same artifact."""
+    if config.synset:
+        path, given = config.synset, read_synset(config.synset, config.dataset)[0]
+        ipc, seed = given.ipc, given.meta.get("seed") or 0
+    else:
+        path = distil(config.distiller, config.dataset, config.ipc, config.distill_seed, dict(config.overrides),
+                      device, progress=config.progress, log=log)
+        ipc, seed = config.ipc, config.distill_seed
+    random_path = distil("random", config.dataset, ipc, seed, device=device, progress=config.progress, log=log)
+    sets = {}
+    for p in (path, random_path):
+        synset, sha = read_synset(p, config.dataset)
+        sets.setdefault(sha, (synset, sha, str(p)))
+    return list(sets.values())
+
+
+def set_cell(synset: SyntheticSet, sha: str, fingerprint: str, config: NASConfig, truth: GroundTruth) -> dict:
+    """The fields shared by every record about one proxy set under one protocol and ground truth."""
+    return {"task": TASK, "distiller": synset.meta.get("distiller", "unknown"), "dataset": config.dataset,
+            "ipc": synset.ipc, "distill_seed": synset.meta.get("seed"), "synset_sha256": sha,
+            "protocol_name": config.protocol.name, "protocol_fingerprint": fingerprint,
+            "ground_truth": truth.fingerprint()}
+
+
+def train_proxies(sets, archs: list[str], config: NASConfig, truth: GroundTruth, fingerprint: str,
+                  store: RecordStore, device) -> None:
+    """Train and score every missing (set, cell, seed); one record each, appended as it finishes."""
+    protocol = config.protocol
+    todo = [(synset, sha, path, arch, seed) for synset, sha, path in sets for arch in archs
+            for seed in range(config.seeds)
+            if not store.has({**set_cell(synset, sha, fingerprint, config, truth), "arch": arch, "seed": seed})]
+    if not todo:
+        return
+    validation = validation_split(config.dataset, protocol.validation_images)
+    details = record_protocol(protocol, truth)
+    for synset, sha, path, arch, seed in tqdm(todo, desc="NAS proxies", unit="model", disable=not config.progress):
+        with measure(device) as m:
+            model = protocol.build(arch, synset.info, seed, device)
+            train_model(model, synset.images, synset.targets(protocol.training.label_type), protocol.training, seed)
+            proxy = test_model(model, validation)["accuracy"]
+        store.append({**set_cell(synset, sha, fingerprint, config, truth), "arch": arch, "seed": seed},
+                     {"proxy_accuracy": proxy, "ground_truth_accuracy": truth.accuracy(arch)}, details,
+                     {**m.as_dict(), "device": str(device)},
+                     extra={"synset": path, "disconnected": config.disconnected, "connected": is_connected(arch),
+                            "validation_images": len(validation), "sample_seed": config.sample_seed})
+
+
+def ranking_summary(proxy: dict[str, float], truth: dict[str, float]) -> dict:
+    """Rank agreement of per-cell proxy scores with the ground truth (cells in sample order)."""
+    archs = list(proxy)
+    p, t = [proxy[a] for a in archs], [truth[a] for a in archs]
+    top1 = max(archs, key=proxy.__getitem__)  # max keeps the first of tied cells
+    best = max(archs, key=truth.__getitem__)
+    return {"k": len(archs), "spearman_rho": spearman_rho(p, t), "kendall_tau": kendall_tau(p, t),
+            "top1_arch": top1, "top1_ground_truth": truth[top1], "best_arch": best, "best_ground_truth": truth[best],
+            "top1_regret": truth[best] - truth[top1]}
+
+
+@register_task(TASK)
+def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[dict]:
+    """Sample, distil, measure the ground truth, train the proxies, summarise; returns this run's
+    per-(set, cell, seed) records and one summary record per set."""
+    store = store or RecordStore(records_path(TASK))
+    if config.seeds < 1:
+        raise HarnessError(f"--seeds must be at least 1, got {config.seeds}")
+    device = torch.device(config.device)
+    archs = sample_cells(config.archs, config.sample_seed, config.disconnected)
+    truth = make_ground_truth(config.ground_truth, config.dataset, config.nb201_file, config.gt_budget, device,
+                              config.progress)
+    sets = proxy_sets(config, device, log)
+    truth.prepare(archs)
+    fingerprint = nas_fingerprint(config.protocol, truth)
+    train_proxies(sets, archs, config, truth, fingerprint, store, device)
+    truth_by_arch = {a: truth.accuracy(a) for a in archs}
+    records = store.load()
+    out = []
+    for synset, sha, path in sets:
+        base = set_cell(synset, sha, fingerprint, config, truth)
+        keys = {cell_key({**base, "arch": a, "seed": s}): a for a in archs for s in range(config.seeds)}
+        mine = [r for r in records if r["key"] in keys]
+        out += mine
+        proxy = {a: sum(r["metrics"]["proxy_accuracy"] for r in mine if r["arch"] == a) / config.seeds for a in archs}
+        cell = {**base, "summary": True, "k": len(archs), "sample_seed": config.sample_seed,
+                "disconnected": config.disconnected, "seeds": list(range(config.seeds))}
+        if not store.has(cell):
+            metrics = {**ranking_summary(proxy, truth_by_arch),
+                       "per_arch": {a: {"proxy": proxy[a], "ground_truth": truth_by_arch[a]} for a in archs}}
+            store.append(cell, metrics, record_protocol(config.protocol, truth),
+                         extra={"synset": path, "archs": archs})
+        out += [r for r in store.load() if r["key"] == cell_key(cell)]
+    return out

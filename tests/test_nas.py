@@ -1,0 +1,139 @@
+"""NAS ranking: rank correlation against scipy, the measured ground truth's cache, the task on
+mnist-tiny (records, summary, resume) and the disconnected-cell policy."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from harness.errors import HarnessError
+from harness.models.nb201 import is_connected
+from harness.nas_ground_truth import MeasuredBudget, MeasuredGroundTruth, cell_code, make_ground_truth
+from harness.protocol import EvalProtocol
+from harness.rank_correlation import average_ranks, kendall_tau, spearman_rho
+from harness.records import RecordStore, records_path
+from tasks.nas import NASConfig, SearchProtocol, ranking_summary, run, sample_cells
+
+TINY_SEARCH = SearchProtocol("nas-test", C=2, N=1, training=EvalProtocol(name="nas-test", epochs=2, batch_size=10),
+                             validation_images=60)
+TINY_GT = MeasuredBudget("gt-test", C=2, N=1, training=EvalProtocol(name="gt-test", epochs=1, batch_size=50,
+                                                                      augmentation=None), train_fraction=0.5)
+CONNECTED = "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+
+
+CONSTANT_OK = pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")  # NaN is the expected answer
+
+
+@CONSTANT_OK
+@pytest.mark.parametrize("seed", range(6))
+def test_rank_correlation_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    x = rng.integers(0, 6, n).astype(float) if seed % 2 else rng.normal(size=n)  # odd seeds: many ties
+    y = x + rng.normal(size=n) if seed % 3 else rng.integers(0, 4, n).astype(float)
+    assert np.allclose(average_ranks(x), stats.rankdata(x))
+    want_rho, want_tau = stats.spearmanr(x, y).statistic, stats.kendalltau(x, y).statistic
+    assert spearman_rho(x, y) == pytest.approx(want_rho, abs=1e-12, nan_ok=True)
+    assert kendall_tau(x, y) == pytest.approx(want_tau, abs=1e-12, nan_ok=True)
+
+
+def test_rank_correlation_edge_cases():
+    assert spearman_rho([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0) and kendall_tau([1, 2, 3], [3, 2, 1]) == -1.0
+    assert math.isnan(spearman_rho([1, 1, 1], [1, 2, 3])) and math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(kendall_tau([1], [2]))
+    with pytest.raises(ValueError):
+        spearman_rho([1, 2], [1, 2, 3])
+
+
+def test_ranking_summary_top1_and_regret():
+    proxy = {"a": 30.0, "b": 50.0, "c": 50.0, "d": 10.0}  # b and c tie: the first in sample order wins
+    truth = {"a": 90.0, "b": 70.0, "c": 80.0, "d": 60.0}
+    s = ranking_summary(proxy, truth)
+    assert s["top1_arch"] == "b" and s["top1_ground_truth"] == 70.0
+    assert s["best_arch"] == "a" and s["best_ground_truth"] == 90.0 and s["top1_regret"] == 20.0
+    assert s["spearman_rho"] == pytest.approx(stats.spearmanr(list(proxy.values()), list(truth.values())).statistic)
+    assert s["k"] == 4
+
+
+def test_sample_cells_policy():
+    kept, skipped = sample_cells(200, 3, "keep"), sample_cells(200, 3, "skip")
+    assert not all(map(is_connected, kept)) and all(map(is_connected, skipped))
+    assert [a for a in kept if is_connected(a)] == skipped[:sum(map(is_connected, kept))]  # same order, skip filters
+    assert sample_cells(5, 3) == sample_cells(5, 3) != sample_cells(5, 4)
+    with pytest.raises(HarnessError, match="between 1 and 15284"):
+        sample_cells(15_625, 0, "skip")
+    with pytest.raises(HarnessError):
+        sample_cells(3, 0, "drop")
+
+
+def test_measured_ground_truth_is_cached(output_dir):
+    truth = MeasuredGroundTruth("mnist-tiny", TINY_GT, progress=False)
+    acc = truth.accuracy(CONNECTED)
+    assert 0.0 <= acc <= 100.0
+    path = output_dir / "cache" / "nas-ground-truth" / f"mnist-tiny-{TINY_GT.fingerprint()}" / f"{cell_code(CONNECTED)}.json"
+    entry = json.loads(path.read_text())
+    assert entry["accuracy"] == acc and entry["train_images"] == 100 and entry["budget"]["C"] == 2
+    entry["accuracy"] = 123.0  # a cached value is read back, not recomputed
+    path.write_text(json.dumps(entry))
+    assert MeasuredGroundTruth("mnist-tiny", TINY_GT).accuracy(CONNECTED) == 123.0
+    other = MeasuredBudget("gt-test", C=2, N=1, training=TINY_GT.training, train_fraction=1.0)
+    assert MeasuredGroundTruth("mnist-tiny", other).folder != truth.folder
+    assert "50% sample" in truth.describe()["source"] and truth.fingerprint() != MeasuredGroundTruth(
+        "mnist-tiny", other).fingerprint()
+
+
+def test_ground_truth_choice_errors():
+    with pytest.raises(HarnessError, match="CIFAR-10 accuracies only"):
+        make_ground_truth("table", "fashion-mnist")
+    with pytest.raises(HarnessError, match="--nb201-file"):
+        make_ground_truth("official", "cifar10")
+    with pytest.raises(HarnessError, match="Did you mean 'train'"):
+        make_ground_truth("trian", "mnist-tiny")
+
+
+def _config(**changes) -> NASConfig:
+    settings = dict(dataset="mnist-tiny", distiller="dm", ipc=2, overrides=(("iterations", 2), ("real_batch", 8)),
+                    archs=3, seeds=2, protocol=TINY_SEARCH, gt_budget=TINY_GT, progress=False)
+    return NASConfig(**{**settings, **changes})
+
+
+@CONSTANT_OK
+def test_task_records_summary_and_resume(output_dir):
+    records = run(_config(), log=lambda line: None)
+    per_cell = [r for r in records if not r.get("summary")]
+    summaries = {r["distiller"]: r for r in records if r.get("summary")}
+    assert len(per_cell) == 2 * 3 * 2 and set(summaries) == {"dm", "random"}  # (set, cell, seed)
+    archs = sample_cells(3, 0)
+    truth = MeasuredGroundTruth("mnist-tiny", TINY_GT)
+    for r in per_cell:
+        assert r["arch"] in archs and 0 <= r["metrics"]["proxy_accuracy"] <= 100
+        assert r["metrics"]["ground_truth_accuracy"] == truth.accuracy(r["arch"])
+        assert r["extra"]["disconnected"] == "skip" and r["extra"]["validation_images"] == 60
+        assert r["protocol"]["C"] == 2 and r["protocol"]["ground_truth"]["budget"]["train_fraction"] == 0.5
+    for distiller, s in summaries.items():
+        means = {a: np.mean([r["metrics"]["proxy_accuracy"] for r in per_cell
+                             if r["distiller"] == distiller and r["arch"] == a]) for a in archs}
+        want = stats.spearmanr(list(means.values()), [truth.accuracy(a) for a in archs]).statistic
+        assert s["metrics"]["spearman_rho"] == pytest.approx(want, nan_ok=True)
+        assert s["extra"]["archs"] == archs and s["disconnected"] == "skip" and s["seeds"] == [0, 1]
+        assert s["metrics"]["best_ground_truth"] == max(truth.accuracy(a) for a in archs)
+    before = RecordStore(records_path("nas")).load()
+    again = run(_config(), log=lambda line: None)  # everything recorded: nothing is retrained or re-appended
+    assert RecordStore(records_path("nas")).load() == before
+    assert {r["key"] for r in again} == {r["key"] for r in records}
+
+
+def test_task_keeps_disconnected_cells_when_asked(output_dir):
+    archs = sample_cells(3, 14, "keep")  # sample seed 14 draws a disconnected cell first
+    assert [is_connected(a) for a in archs] == [False, True, True]
+    records = run(_config(distiller="random", overrides=(), sample_seed=14, seeds=1, disconnected="keep"),
+                  log=lambda line: None)
+    assert len({r["synset_sha256"] for r in records}) == 1  # the random set is its own baseline: one set
+    (summary,) = [r for r in records if r.get("summary")]
+    assert summary["disconnected"] == "keep" and summary["extra"]["archs"] == archs
+    (dead,) = [r for r in records if not r.get("summary") and not r["extra"]["connected"]]
+    assert dead["arch"] == archs[0] and dead["metrics"]["ground_truth_accuracy"] == pytest.approx(10.0)
+    skipped = run(_config(distiller="random", overrides=(), sample_seed=14, seeds=1), log=lambda line: None)
+    assert all(r["extra"]["connected"] for r in skipped if not r.get("summary"))
