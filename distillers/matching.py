@@ -16,6 +16,21 @@ from harness.models import build_model
 REAL_CHUNK = 2048  # real images per forward pass: memory stays flat as classes grow
 
 
+def _class_pick(idx: torch.Tensor, ipc: int, seed: int, c: int) -> tuple[torch.Tensor, torch.Generator]:
+    """``ipc`` of a class's indices ``idx`` (repeated when the class is short) and the generator
+    that drew them, keyed by (seed, class)."""
+    gen = torch.Generator().manual_seed(mix_seed(seed, -1, c))
+    reps = -(-ipc // len(idx))
+    return torch.cat([idx[torch.randperm(len(idx), generator=gen)] for _ in range(reps)])[:ipc], gen
+
+
+def init_picks(data: ImageData, ipc: int, seed: int, classes: list[int]) -> list[torch.Tensor]:
+    """For each class, the ``ipc`` real image indices ``init_from_real`` starts from, e.g. to read
+    the per-image attributes of the initial images."""
+    by_class = data.indices_by_class()
+    return [_class_pick(by_class[c], ipc, seed, c)[0] for c in classes]
+
+
 def init_from_real(data: ImageData, ipc: int, seed: int, device, classes: list[int] | None = None):
     """``ipc`` random real images per class (normalised) and their labels.
 
@@ -26,13 +41,10 @@ def init_from_real(data: ImageData, ipc: int, seed: int, device, classes: list[i
     by_class = data.indices_by_class()
     images, labels = [], []
     for c in classes:
-        idx = by_class[c]
-        gen = torch.Generator().manual_seed(mix_seed(seed, -1, c))
-        reps = -(-ipc // len(idx))
-        pick = torch.cat([idx[torch.randperm(len(idx), generator=gen)] for _ in range(reps)])[:ipc]
+        pick, gen = _class_pick(by_class[c], ipc, seed, c)
         x = data.normalised(pick, device)
-        if reps > 1:
-            fresh = torch.arange(ipc) >= len(idx)
+        if len(by_class[c]) < ipc:
+            fresh = torch.arange(ipc) >= len(by_class[c])
             x[fresh] = augment(x[fresh], DSAConfig(), generator=gen)
         images.append(x)
         labels.append(torch.full((ipc,), c, dtype=torch.long))
@@ -92,3 +104,19 @@ def class_means(features: torch.Tensor, group: torch.Tensor, num_groups: int) ->
     sums.index_add_(0, group, features)
     counts = torch.bincount(group, minlength=num_groups).clamp(min=1).to(features.dtype)
     return sums / counts.unsqueeze(1)
+
+
+def pad_by_group(features: torch.Tensor, group: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows ``[N, D]`` grouped by ``group`` (sorted, as ``sample_real`` returns them) ->
+    (``[G, n_max, D]`` zero-padded, ``[G, n_max]`` weights 1/n_g on a group's rows and 0 on padding).
+
+    Lets per-class measures run as one batched call when classes have different sample sizes
+    (long-tailed data): pass the weights as the measure's ``x_weights``.
+    """
+    counts = torch.bincount(group, minlength=num_groups)
+    pos = torch.arange(len(group), device=group.device) - (torch.cumsum(counts, 0) - counts)[group]
+    padded = features.new_zeros(num_groups, int(counts.max()), features.shape[1])
+    padded[group, pos] = features
+    weights = features.new_zeros(num_groups, int(counts.max()))
+    weights[group, pos] = 1.0 / counts[group].to(features.dtype)
+    return padded, weights
