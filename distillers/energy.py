@@ -38,7 +38,9 @@ Choices the paper leaves open, made here:
   ``data.info.name`` (a class-subset run still uses it), architecture ``critic_arch``.
 - ``cfd-ed`` frequencies: t ~ N(0, freq_scale^-2 I), drawn fresh each iteration from
   (seed, iteration) alone and shared by all classes. NCFM's learned sampling network (the
-  paper's option psi) is not offered: ``distillers/ncfm.py`` did not exist when this was written.
+  paper's option psi) is not offered: ``distillers/ncfm.py`` (``MixtureSampler``/``MLPSampler``,
+  trained by ascent on the discrepancy) was not yet committed when this was written, and using
+  it needs that min-max loop (a psi optimiser and its checkpoint state) here as well.
 - The V-statistic (i = j pairs included) estimate, as eq. 6 writes the sums over all i, j.
 """
 
