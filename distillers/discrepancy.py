@@ -78,15 +78,17 @@ def cf_amplitude_phase(x: torch.Tensor, y: torch.Tensor, t: torch.Tensor,
     return amplitude, phase
 
 
-def ncfd(x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
+def ncfd(x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, alpha: float = 0.5,
+         x_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Characteristic function discrepancy (NCFM eq. 8) with frequencies t as samples of F_T.
 
     mean over t of sqrt(alpha * amplitude(t) + (1 - alpha) * phase(t)), parts from
     ``cf_amplitude_phase``. The square root is ``_safe_sqrt`` (see the module docstring): the
     value for identical samples is sqrt(EPS) = 1e-6, and gradients there are finite (zero).
     Returns a scalar, or [B] for batched inputs. Invariant to translating x and y together.
+    ``x_weights`` as in ``empirical_cf`` (real classes of different sizes, padded).
     """
-    amplitude, phase = cf_amplitude_phase(x, y, t)
+    amplitude, phase = cf_amplitude_phase(x, y, t, x_weights)
     return _safe_sqrt(alpha * amplitude + (1 - alpha) * phase).mean(-1)
 
 
