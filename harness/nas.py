@@ -85,7 +85,7 @@ def main(argv=None) -> None:
     print(f"NAS ranking on {args.dataset}: K={config.archs} NB201 cells (sample seed {config.sample_seed}, "
           f"disconnected cells: {config.disconnected}), {config.seeds} seed(s); search protocol {p.name} "
           f"({p.fingerprint()}: C={p.C} N={p.N}, {p.training.epochs} epochs, batch {p.training.batch_size}, "
-          f"lr {p.training.lr}, proxy accuracy on {p.validation_images} held-out real training images); "
+          f"lr {p.training.lr}, proxy accuracy on a fixed sample of {p.validation_images} real training images); "
           f"ground truth: {truth['source']}, {truth['metric']}; distiller settings {dict(config.overrides) or 'default'}")
     print(format_table(summaries))
     print(f"records: {records_path(TASK)}  (protocol fingerprint {first['protocol_fingerprint']})")

@@ -4,9 +4,10 @@ NAS-Bench-201 architectures like the real data does?
 K cells are sampled from the 15,625 (seeded; the list is recorded). Each is trained on the proxy
 set (the distilled set, and the same-size random real subset from the ``random`` distiller at the
 same IPC and seed) under one ``SearchProtocol`` (the NB201 skeleton with fewer cells than the
-benchmark's N=5, a short schedule) and seeds, and scored once, after its final epoch, on a seeded
-held-out sample of the real *training* split (the paper ranks on a 10k validation set; the test
-split is never used to rank). Per set we report Spearman's rho and Kendall's tau between the
+benchmark's N=5, a short schedule) and seeds, and scored once, after its final epoch, on a fixed
+seeded sample of the real *training* split (the paper ranks on a 10k validation set; the test split
+is never used to rank; the sample may share a few images with the random subset, the same ones for
+every cell). Per set we report Spearman's rho and Kendall's tau between the
 per-cell proxy means over seeds and the ground truth (``harness.nas_ground_truth``), the ground
 truth of the cell the proxy ranks first (ties: first in sample order), the best among the K, and
 the regret (best minus top-1).
@@ -53,17 +54,17 @@ DISCONNECTED = ("skip", "keep")
 @dataclass(frozen=True)
 class SearchProtocol(NB201Protocol):
     """The search phase: an NB201 skeleton and recipe, scored on ``validation_images`` real training
-    images held out by a fixed seeded draw (capped at the training split's size)."""
+    images from a fixed seeded draw (capped at the training split's size)."""
 
     validation_images: int = 10_000
 
 
 SEARCH_PROTOCOLS: dict[str, SearchProtocol] = {
-    # Paper sec. 6.5: 3 cells in total (N=1), 50 epochs, ranking on 10k held-out images; the harness's
+    # Paper sec. 6.5: 3 cells in total (N=1), 50 epochs, ranking on 10k real training images; the harness's
     # evaluation recipe otherwise (SGD lr 0.01, batch 256, DSA).
     "paper": SearchProtocol("nas-paper", C=16, N=1, training=EvalProtocol(name="nas-paper", epochs=50)),
     # A shared 2-core CPU: C=4, N=1, 30 epochs of batch 50 (60 steps at IPC 10), lr 0.03, DSA;
-    # ranking on 2,000 held-out images.
+    # ranking on 2,000 real training images.
     "cpu": SearchProtocol("nas-cpu", C=4, N=1, training=EvalProtocol(name="nas-cpu", epochs=30, lr=0.03, batch_size=50),
                           validation_images=2_000),
 }

@@ -137,3 +137,19 @@ def test_task_keeps_disconnected_cells_when_asked(output_dir):
     assert dead["arch"] == archs[0] and dead["metrics"]["ground_truth_accuracy"] == pytest.approx(10.0)
     skipped = run(_config(distiller="random", overrides=(), sample_seed=14, seeds=1), log=lambda line: None)
     assert all(r["extra"]["connected"] for r in skipped if not r.get("summary"))
+
+
+@CONSTANT_OK
+def test_command_prints_the_table_and_refuses_bad_input(capsys):
+    from harness.cli import run_command
+    from harness.nas import main
+
+    main(["--dataset", "mnist-tiny", "--distiller", "random", "--ipc", "2", "--archs", "2", "--iterations", "5",
+          "--device", "cpu", "--no-progress"])
+    out = capsys.readouterr().out
+    assert "random has no 'iterations' setting; --iterations ignored" in out
+    assert "disconnected cells: skip" in out and "measured: NB201 C=4 N=1" in out
+    assert len([line for line in out.splitlines() if line.strip().startswith("random (sha")]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        run_command(main, ["--dataset", "mnist-tiny", "--ground-truth", "table"])
+    assert exit_info.value.code == 2 and "CIFAR-10 accuracies only" in capsys.readouterr().err
