@@ -36,9 +36,20 @@ def outside_legend(ax, title: str) -> None:
               borderaxespad=0)
 
 
-def _half_width(frame: pd.DataFrame) -> np.ndarray:
-    """95% interval half-widths for error bars; 0 where there is a single seed (no interval)."""
-    return np.nan_to_num((frame["ci_high"] - frame["ci_low"]).to_numpy(dtype=float) / 2)
+def bounded_interval(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval ends clipped to 0..100% (with two or three seeds a t-interval can leave the range
+    an accuracy can take); a single seed (no interval) gives the mean itself."""
+    mean = frame["mean"].to_numpy(dtype=float)
+    low = np.where(np.isnan(frame["ci_low"].to_numpy(dtype=float)), mean, frame["ci_low"])
+    high = np.where(np.isnan(frame["ci_high"].to_numpy(dtype=float)), mean, frame["ci_high"])
+    return np.clip(low, 0, 100), np.clip(high, 0, 100)
+
+
+def error_bars(frame: pd.DataFrame) -> np.ndarray:
+    """Asymmetric error bars (2 x n) from :func:`bounded_interval`."""
+    low, high = bounded_interval(frame)
+    mean = frame["mean"].to_numpy(dtype=float)
+    return np.vstack([mean - low, high - mean])
 
 
 def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
@@ -61,10 +72,11 @@ def continual_curves(summary: pd.DataFrame, title: str) -> bytes:
         steps = g["step"].to_numpy(dtype=float)
         ax.plot(steps, g["mean"], marker="o", color=colour, label=str(memory))
         if g["n"].max() > 1:
-            ax.fill_between(steps, g["ci_low"], g["ci_high"], color=colour, alpha=0.2, linewidth=0)
-    ax.set(xlabel="step (experiences learnt so far)", ylabel=f"{ACCURACY} on seen classes", title=title)
+            ax.fill_between(steps, *bounded_interval(g), color=colour, alpha=0.15, linewidth=0)
+    ax.set(xlabel="step (experiences learnt so far)", ylabel=f"{ACCURACY} on seen classes", title=title,
+           ylim=(0, 101))
     ax.set_xticks(sorted(summary["step"].astype(int).unique()))
-    outside_legend(ax, "memory (band: 95% interval)")
+    outside_legend(ax, "memory (band: 95% interval,\nclipped to 0-100%)")
     return to_png(fig)
 
 
@@ -90,10 +102,10 @@ def debias_bars(summary: pd.DataFrame, title: str) -> bytes:
     x = np.arange(len(methods))
     for i, measure in enumerate(measures):
         part = summary[summary["measure"] == measure].set_index("method").reindex(methods)
-        ax.bar(x + (i - 0.5) * width, part["mean"], width, yerr=_half_width(part), capsize=3, label=measure)
+        ax.bar(x + (i - 0.5) * width, part["mean"], width, yerr=error_bars(part), capsize=3, label=measure)
     ax.set_xticks(x, methods, rotation=20, ha="right")
-    ax.set(xlabel="method", ylabel=ACCURACY, title=title)
-    outside_legend(ax, "accuracy (bar: 95% interval)")
+    ax.set(xlabel="method", ylabel=ACCURACY, title=title, ylim=(0, 101))
+    outside_legend(ax, "accuracy (bar: 95% interval,\nclipped to 0-100%)")
     return to_png(fig)
 
 

@@ -131,6 +131,14 @@ def extra_values(df: pd.DataFrame, key: str) -> list[str]:
     return sorted(set(map(str, values)))
 
 
+def few_seeds_note(summary: pd.DataFrame) -> list[str]:
+    """A reminder when intervals rest on two seeds (t quantile 12.7: wide by construction)."""
+    if "n" in summary and (summary["n"] == 2).any():
+        return ["Some results rest on 2 seeds, where the 95% t-interval is mean " + PM + " 12.7 x std / sqrt(2): "
+                "wide by construction (it can leave 0-100%; figures clip it). Run more seeds for tight intervals."]
+    return []
+
+
 def slug(*parts) -> str:
     text = "-".join(str(p) for p in parts)
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-").lower()
@@ -161,7 +169,7 @@ def overview_section(records: pd.DataFrame) -> Section | None:
                 "the final epoch: mean " + PM + " std [95% t-interval] over evaluation seeds. The gain is "
                 "the paired (same seed) difference to the same-size random real subset in percentage "
                 "points, with its 95% interval. Best per column in bold.")
-    s.notes = fingerprint_note(summary["protocol_fingerprint"], records)
+    s.notes = fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary)
     for fp, part in summary.groupby("protocol_fingerprint", sort=False):
         caption = protocol_caption(fp, records)
         s.blocks.append(wide_table(caption, part, "distiller", accuracy_columns(part, s.notes, caption),
@@ -176,7 +184,7 @@ def transfer_section(records: pd.DataFrame) -> Section | None:
     s = Section("transfer", "Cross-architecture transfer",
                 "Each synthetic set trained on every architecture under one protocol; heatmap of mean test "
                 "accuracy (%), table with intervals and the paired gain over the same-size random subset.")
-    s.notes = fingerprint_note(summary["protocol_fingerprint"], records)
+    s.notes = fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary)
     for (fp, label, ipc), part in summary.groupby(["protocol_fingerprint", "dataset_label", "ipc"], sort=False):
         where = f"{label}, IPC {ipc}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Transfer heatmap: {where}",
@@ -194,7 +202,7 @@ def continual_section(records: pd.DataFrame) -> Section | None:
     s = Section("continual", "Continual learning",
                 "Class-incremental learning with a GDumb learner trained only on its memory: test accuracy "
                 "(%) on the classes seen so far after each step, mean over seeds with 95% interval bands.")
-    s.notes = fingerprint_note(summary["protocol_fingerprint"], records)
+    s.notes = fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary)
     for (fp, dataset, ipc, steps), part in summary.groupby(["protocol_fingerprint", "dataset", "ipc", "steps"],
                                                            sort=False):
         setting = f"{dataset}, {f'{steps} steps, ' if steps else ''}{ipc:g} images per class"
@@ -215,7 +223,7 @@ def nas_section(records: pd.DataFrame) -> Section | None:
                 "Each sampled NAS-Bench-201 architecture trained on the proxy set; Spearman's rho and Kendall's "
                 "tau between proxy accuracy and ground-truth accuracy (per-architecture means over seeds), the "
                 "ground-truth accuracy of the architecture the proxy ranks first, and the best among the K.")
-    s.notes = fingerprint_note(summary["protocol_fingerprint"], records)
+    s.notes = fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary)
     for (fp, dataset, ipc), part in summary.groupby(["protocol_fingerprint", "dataset", "ipc"], sort=False):
         where = f"{dataset}, IPC {ipc}, {protocol_caption(fp, records)}"
         pts = points[(points["protocol_fingerprint"] == fp) & (points["dataset"] == dataset) & (points["ipc"] == ipc)]
@@ -237,7 +245,7 @@ def debias_section(records: pd.DataFrame) -> Section | None:
     s = Section("debias", "De-biased condensation",
                 "Average test accuracy (every test image once) and worst-group accuracy over (label, "
                 "attribute) groups, in %, mean " + PM + " std [95% interval] over seeds; then per group.")
-    s.notes = fingerprint_note(summary["protocol_fingerprint"], records)
+    s.notes = fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary)
     for dataset, g in df.groupby("dataset"):
         if sources := extra_values(g, "dataset_source"):
             s.notes.append(f"Data source of {dataset}: {'; '.join(sources)}.")
