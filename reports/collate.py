@@ -23,16 +23,18 @@ comparison: every summary is keyed by the fingerprint first, and the report rend
 - nas -- ``task`` "nas", one record per (proxy set, architecture[, seed]): ``distiller`` (the
   proxy set's, "random" for the random subset), ``dataset``, ``ipc``, ``arch`` (the NB201 cell
   string), [``seed``], ``metric.proxy_accuracy`` (% after training on the proxy set),
-  ``metric.ground_truth_accuracy`` (%), [``protocol_fingerprint``]. Records without both metrics
-  (e.g. a run summary) are ignored; rho and tau are recomputed from per-architecture means.
+  ``metric.ground_truth_accuracy`` (%), [``protocol_fingerprint``, ``ground_truth`` (which ground
+  truth: sets scored against different ones are never pooled)]. Records without both metrics (e.g. a
+  run summary) are ignored; rho and tau are recomputed from per-architecture means.
 - debias -- ``task`` "debias": ``method`` [falls back to ``distiller``], ``dataset``, ``ipc``,
   ``seed``, ``metric.accuracy``, ``metric.worst_group_accuracy``, ``metric.group_accuracy``
   ({group name: %}), [``protocol_fingerprint``].
 - long-tailed -- any "evaluate"/"transfer" record with ``imbalance`` > 1 or a ``-lt`` dataset and
   ``metric.per_class_accuracy`` (list of %, class index order); [``metric.many_shot_accuracy``,
   ``metric.medium_shot_accuracy``, ``metric.few_shot_accuracy``] for the shot-group table.
-- efficiency -- ``task`` "bench" rows with ``metric.distiller``, ``metric.seconds_per_iteration``,
-  [``metric.peak_memory_mb``, ``metric.dataset``, ``metric.ipc``, ``timing.device``]; plus the
+- efficiency -- ``task`` "bench" rows with ``metric.distiller``, ``metric.seconds_per_iteration``
+  (or ``metric.s_per_iter``), [``metric.peak_memory_mb`` (or ``metric.peak_mb``), ``metric.dataset``
+  (or ``metric.shape``), ``metric.ipc``, ``timing.device``]; plus the
   distillation wall time and peak memory in the manifests of the artifacts the records name
   (:func:`distillation_costs`).
 - provenance -- every record: ``task``, ``protocol_name``, ``protocol_fingerprint``, ``protocol``,
@@ -163,13 +165,15 @@ def continual_summary(records: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- NAS ranking correlation
 
 def nas_points(records: pd.DataFrame) -> pd.DataFrame:
-    """Per (fingerprint, dataset, ipc, distiller, arch): proxy and ground-truth accuracy (seed means)."""
+    """Per (fingerprint, ground truth, dataset, ipc, distiller, arch): proxy and ground-truth accuracy
+    (means over seeds)."""
     df = task_frame(records, "nas", needs=["metric.proxy_accuracy", "metric.ground_truth_accuracy"])
     if df.empty:
         return df
-    keys = ["protocol_fingerprint", "dataset", "ipc", "distiller", "arch"]
+    df["ground_truth"] = df["ground_truth"].fillna(UNKNOWN).astype(str) if "ground_truth" in df else UNKNOWN
+    keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc", "distiller", "arch"]
     out = df.groupby(keys, dropna=False).agg(proxy=("metric.proxy_accuracy", "mean"),
-                                             ground_truth=("metric.ground_truth_accuracy", "mean"),
+                                             ground_truth_accuracy=("metric.ground_truth_accuracy", "mean"),
                                              seeds=("seed", "nunique"))
     return out.reset_index()
 
@@ -177,14 +181,15 @@ def nas_points(records: pd.DataFrame) -> pd.DataFrame:
 def nas_summary(points: pd.DataFrame) -> pd.DataFrame:
     """Spearman's rho, Kendall's tau, ground truth of the proxy's top-ranked architecture, best of K."""
     rows = []
-    for key, g in points.groupby(["protocol_fingerprint", "dataset", "ipc", "distiller"], dropna=False):
-        enough = len(g) >= 2 and g["proxy"].nunique() > 1 and g["ground_truth"].nunique() > 1
-        rows.append(dict(zip(["protocol_fingerprint", "dataset", "ipc", "distiller"], key)) | {
+    keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc", "distiller"]
+    for key, g in points.groupby(keys, dropna=False):
+        enough = len(g) >= 2 and g["proxy"].nunique() > 1 and g["ground_truth_accuracy"].nunique() > 1
+        rows.append(dict(zip(keys, key)) | {
             "k": len(g),
-            "rho": st.spearmanr(g["proxy"], g["ground_truth"]).statistic if enough else math.nan,
-            "tau": st.kendalltau(g["proxy"], g["ground_truth"]).statistic if enough else math.nan,
-            "top1_ground_truth": g.loc[g["proxy"].idxmax(), "ground_truth"],
-            "best_ground_truth": g["ground_truth"].max(),
+            "rho": st.spearmanr(g["proxy"], g["ground_truth_accuracy"]).statistic if enough else math.nan,
+            "tau": st.kendalltau(g["proxy"], g["ground_truth_accuracy"]).statistic if enough else math.nan,
+            "top1_ground_truth": g.loc[g["proxy"].idxmax(), "ground_truth_accuracy"],
+            "best_ground_truth": g["ground_truth_accuracy"].max(),
         })
     return pd.DataFrame(rows)
 
@@ -268,17 +273,28 @@ def shot_group_summary(df: pd.DataFrame) -> pd.DataFrame:
 
 def bench_summary(records: pd.DataFrame) -> pd.DataFrame:
     """Per (device, dataset, ipc, distiller): mean seconds per iteration and peak memory (MB)."""
-    df = task_frame(records, "bench", needs=["metric.distiller", "metric.seconds_per_iteration"])
+    df = task_frame(records, "bench", needs=["metric.distiller"])
     if df.empty:
         return df
+
+    def first(*names, default=math.nan):
+        """The first of the (alias) metric columns present, values combined row by row."""
+        out = pd.Series(default, index=df.index, dtype=object)
+        for name in reversed(names):
+            if name in df:
+                out = df[name].where(df[name].notna(), out)
+        return out
+
     out = pd.DataFrame({
-        "device": df["timing.device"] if "timing.device" in df else UNKNOWN,
-        "dataset": df["metric.dataset"] if "metric.dataset" in df else UNKNOWN,
-        "ipc": df["metric.ipc"] if "metric.ipc" in df else math.nan,
+        "device": first("timing.device", default=UNKNOWN),
+        "dataset": first("metric.dataset", "metric.shape", default=UNKNOWN),
+        "ipc": first("metric.ipc"),
         "distiller": df["metric.distiller"],
-        "seconds_per_iteration": df["metric.seconds_per_iteration"].astype(float),
-        "peak_memory_mb": df["metric.peak_memory_mb"].astype(float) if "metric.peak_memory_mb" in df else math.nan,
-    })
+        "seconds_per_iteration": pd.to_numeric(first("metric.seconds_per_iteration", "metric.s_per_iter")),
+        "peak_memory_mb": pd.to_numeric(first("metric.peak_memory_mb", "metric.peak_mb")),
+    }).dropna(subset=["seconds_per_iteration"])
+    if out.empty:
+        return out
     keys = ["device", "dataset", "ipc", "distiller"]
     out["ipc"] = as_int_if_whole(out["ipc"])
     return out.fillna({"device": UNKNOWN, "dataset": UNKNOWN}).groupby(keys, dropna=False).agg(

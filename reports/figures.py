@@ -86,7 +86,7 @@ def nas_scatter(points: pd.DataFrame, summary: pd.DataFrame, title: str) -> byte
     stats = summary.set_index("distiller")
     for distiller, g in points.groupby("distiller"):
         s = stats.loc[distiller]
-        ax.scatter(g["ground_truth"], g["proxy"], s=22, alpha=0.75,
+        ax.scatter(g["ground_truth_accuracy"], g["proxy"], s=22, alpha=0.75,
                    label=f"{distiller} (rho {s['rho']:.2f}, tau {s['tau']:.2f}, K={int(s['k'])})")
     ax.set(xlabel="ground-truth accuracy (%)", ylabel="proxy accuracy after training on the set (%)", title=title)
     outside_legend(ax, "proxy set")

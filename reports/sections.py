@@ -224,11 +224,13 @@ def nas_section(records: pd.DataFrame) -> Section | None:
                 "tau between proxy accuracy and ground-truth accuracy (per-architecture means over seeds), the "
                 "ground-truth accuracy of the architecture the proxy ranks first, and the best among the K.")
     s.notes = fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary)
-    for (fp, dataset, ipc), part in summary.groupby(["protocol_fingerprint", "dataset", "ipc"], sort=False):
-        where = f"{dataset}, IPC {ipc}, {protocol_caption(fp, records)}"
-        pts = points[(points["protocol_fingerprint"] == fp) & (points["dataset"] == dataset) & (points["ipc"] == ipc)]
+    keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc"]
+    for key, part in summary.groupby(keys, sort=False):
+        fp, truth, dataset, ipc = key
+        where = f"{dataset}, IPC {ipc}, ground truth {truth}, {protocol_caption(fp, records)}"
+        pts = points[(points[keys] == pd.Series(key, index=keys)).all(axis=1)]
         s.blocks.append(Figure(f"Proxy vs ground truth: {where}", F.nas_scatter(pts, part, f"{dataset}, IPC {ipc}"),
-                               slug("nas", fp, dataset, ipc)))
+                               slug("nas", *key)))
         cols = [("K", None, lambda r: str(int(r["k"]))), ("Spearman rho", "rho", lambda r: fmt_number(r["rho"], 3)),
                 ("Kendall tau", "tau", lambda r: fmt_number(r["tau"], 3)),
                 ("top-1 ground truth (%)", "top1_ground_truth", lambda r: fmt_number(r["top1_ground_truth"])),

@@ -13,8 +13,8 @@ import pytest
 from harness.records import load_records
 from harness.report import main as report_main
 from harness.stats import paired_difference, summarize
-from report_fixtures import (LONGER, SMOKE, add_accuracy, add_continual, add_debias, add_everything, add_long_tailed,
-                             add_nas, parse_page, store, tiny_synset)
+from report_fixtures import (LONGER, SMOKE, add_accuracy, add_bench, add_continual, add_debias, add_everything,
+                             add_long_tailed, add_nas, parse_page, store, tiny_synset)
 from reports import build_report
 from reports import collate as C
 from reports.sections import build_sections
@@ -88,6 +88,7 @@ def test_continual_nas_debias_and_long_tailed_numbers(output_dir):
     add_nas()
     add_debias()
     add_long_tailed()
+    add_bench()
     records = load_records()
     cl = C.continual_summary(records).set_index(["memory", "step"])
     assert cl.loc[("dm", 3), "mean"] == pytest.approx(30.5) and cl.loc[("dm", 3), "n"] == 2
@@ -95,6 +96,9 @@ def test_continual_nas_debias_and_long_tailed_numbers(output_dir):
     assert nas.loc["dm", "rho"] == pytest.approx(1.0) and nas.loc["dm", "tau"] == pytest.approx(1.0)
     assert nas.loc["random", "rho"] < 0 and nas.loc["random", "top1_ground_truth"] == 60.0
     assert nas.loc["dm", "top1_ground_truth"] == nas.loc["dm", "best_ground_truth"] == 90.0 and nas.loc["dm", "k"] == 5
+    bench = C.bench_summary(load_records()).set_index("distiller")
+    assert sorted(bench.index) == ["dm", "ncfm"] and bench.loc["ncfm", "seconds_per_iteration"] == 0.12
+    assert (bench.loc["ncfm", "dataset"], bench.loc["ncfm", "peak_memory_mb"]) == ("cifar10", 1400.0)
     groups = C.debias_groups(C.debias_frame(records)).set_index(["method", "group"])
     assert groups.loc[("ed+critics", "label=0,attr=1"), "mean"] == pytest.approx(55.5)
     shots = C.shot_group_summary(C.long_tailed_frame(records)).set_index(["distiller", "group"])
