@@ -61,10 +61,10 @@ CELL_DEFAULTS = {"task": UNKNOWN, "distiller": UNKNOWN, "dataset": UNKNOWN, "imb
                  "arch": UNKNOWN, "seed": 0, "protocol_name": UNKNOWN, "protocol_fingerprint": UNKNOWN}
 
 
-def with_defaults(df: pd.DataFrame, defaults: dict | None = None) -> pd.DataFrame:
-    """A copy with every column of ``defaults`` present and its missing values filled."""
+def with_defaults(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every cell field of ``CELL_DEFAULTS`` present and its missing values filled."""
     df = df.copy()
-    for col, value in {**CELL_DEFAULTS, **(defaults or {})}.items():
+    for col, value in CELL_DEFAULTS.items():
         df[col] = df[col].where(df[col].notna(), value) if col in df else value
     for col in ("ipc", "seed"):
         df[col] = as_int_if_whole(df[col])
@@ -102,6 +102,13 @@ def _summary_row(values: list[float]) -> dict:
 def seed_means(df: pd.DataFrame, keys: list[str], metric: str) -> pd.Series:
     """The metric averaged per (keys, seed): duplicates of one seed (re-runs) count once."""
     return df.groupby([*keys, "seed"], dropna=False)[metric].mean()
+
+
+def summarise_seeds(df: pd.DataFrame, keys: list[str], metric: str, **fixed) -> list[dict]:
+    """One row per ``keys`` value: the keys, ``fixed`` fields, and n, mean, std, t-interval over seeds."""
+    per_seed = seed_means(df, keys, metric)
+    return [dict(zip(keys, key if isinstance(key, tuple) else (key,))) | fixed | _summary_row(s.tolist())
+            for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)]
 
 
 # ---------------------------------------------------------------- overview and transfer
@@ -156,10 +163,7 @@ def continual_summary(records: pd.DataFrame) -> pd.DataFrame:
         df["ipc"] = df["memory_per_class"].fillna(df["ipc"])
     df["steps"] = df["steps"].fillna(0).astype(int) if "steps" in df else 0
     keys = ["protocol_fingerprint", "dataset", "ipc", "steps", "memory", "step"]
-    per_seed = seed_means(df, keys, "metric.accuracy")
-    rows = [dict(zip(keys, key)) | _summary_row(s.tolist())
-            for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)]
-    return pd.DataFrame(rows).sort_values(keys, ignore_index=True)
+    return pd.DataFrame(summarise_seeds(df, keys, "metric.accuracy")).sort_values(keys, ignore_index=True)
 
 
 # ---------------------------------------------------------------- NAS ranking correlation
@@ -206,11 +210,8 @@ def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
 def debias_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Long form per (fingerprint, dataset, ipc, method, measure): measure is "average", "worst group"."""
     keys = ["protocol_fingerprint", "dataset", "ipc", "method"]
-    rows = []
-    for measure, col in (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy")):
-        per_seed = seed_means(df, keys, col)
-        rows += [dict(zip(keys, key)) | {"measure": measure} | _summary_row(s.tolist())
-                 for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)]
+    rows = [row for measure, col in (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy"))
+            for row in summarise_seeds(df, keys, col, measure=measure)]
     return pd.DataFrame(rows).sort_values([*keys, "measure"], ignore_index=True)
 
 
@@ -224,10 +225,7 @@ def debias_groups(df: pd.DataFrame) -> pd.DataFrame:
             for g, a in groups.items()]
     if not rows:
         return pd.DataFrame()
-    long = pd.DataFrame(rows)
-    per_seed = seed_means(long, keys, "accuracy")
-    return pd.DataFrame([dict(zip(keys, key)) | _summary_row(s.tolist())
-                         for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)])
+    return pd.DataFrame(summarise_seeds(pd.DataFrame(rows), keys, "accuracy"))
 
 
 # ---------------------------------------------------------------- long-tailed
@@ -250,23 +248,13 @@ def per_class_summary(df: pd.DataFrame) -> pd.DataFrame:
             for c, a in enumerate(pca)]
     if not rows:
         return pd.DataFrame()
-    long = pd.DataFrame(rows)
-    keys = [*LT_KEYS, "class_index"]
-    per_seed = seed_means(long, keys, "accuracy")
-    return pd.DataFrame([dict(zip(keys, key)) | _summary_row(s.tolist())
-                         for key, s in per_seed.groupby(level=list(range(len(keys))), dropna=False)])
+    return pd.DataFrame(summarise_seeds(pd.DataFrame(rows), [*LT_KEYS, "class_index"], "accuracy"))
 
 
 def shot_group_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Per (LT keys, shot group): many/medium/few-shot accuracy over seeds (groups recorded only)."""
-    rows = []
-    for group, col in SHOT_GROUPS.items():
-        if col not in df or df[col].isna().all():
-            continue
-        per_seed = seed_means(df.dropna(subset=[col]), LT_KEYS, col)
-        rows += [dict(zip(LT_KEYS, key)) | {"group": group} | _summary_row(s.tolist())
-                 for key, s in per_seed.groupby(level=list(range(len(LT_KEYS))), dropna=False)]
-    return pd.DataFrame(rows)
+    return pd.DataFrame([row for group, col in SHOT_GROUPS.items() if col in df and df[col].notna().any()
+                         for row in summarise_seeds(df.dropna(subset=[col]), LT_KEYS, col, group=group)])
 
 
 # ---------------------------------------------------------------- efficiency

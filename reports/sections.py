@@ -303,7 +303,8 @@ def efficiency_section(records: pd.DataFrame, manifests: list[dict]) -> Section 
                 "Seconds per distillation iteration and peak memory per distiller (on CPU, peak memory is "
                 "the process's maximum resident set size; on CUDA, the allocator's peak).")
     if not bench.empty:
-        bench = bench.assign(label=[f"{d} ({dev})" for d, dev in zip(bench["distiller"], bench["device"])])
+        bench = bench.assign(label=[f"{d} ({ds}, IPC {i}, {dev})" for d, ds, i, dev in
+                                    zip(bench["distiller"], bench["dataset"], bench["ipc"], bench["device"])])
         s.blocks.append(Figure("Benchmarked cost per distiller", F.efficiency_bars(bench, "benchmark runs"),
                                "efficiency-bench"))
         s.blocks.append(long_table("Benchmark (python -m harness.bench)", bench.assign(
