@@ -76,24 +76,25 @@ def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[s
     """Pivot ``long`` (one row per (row value, column key)) into a table; best per column in bold.
 
     ``columns`` lists (header suffix, numeric field ranked for bold or None, formatter); every
-    distinct ``col_key(r)`` gives one column per entry. Higher is better; NaN is never bold.
+    distinct ``col_key(r)`` gives one column per entry, left out when it has no value in any row.
+    Higher is better; NaN is never bold, nor the only value of a column.
     """
     long = long.assign(_col=[col_key(r) for _, r in long.iterrows()])
-    col_keys = list(dict.fromkeys(long["_col"]))
     row_keys = sorted(dict.fromkeys(long[row]), key=lambda name: (is_baseline(name), str(name)))
-    header, cells, bold = [row_header], {rk: [str(rk)] for rk in row_keys}, {rk: [False] for rk in row_keys}
-    for ck in col_keys:
+    header, body = [row_header], [[(str(rk), False)] for rk in row_keys]
+    for ck in dict.fromkeys(long["_col"]):
         part = long[long["_col"] == ck].set_index(row)
         for suffix, rank_field, fmt in columns:
-            header.append(f"{ck}{suffix}".strip())
             ranked = pd.to_numeric(part[rank_field] if rank_field else pd.Series(math.nan, part.index), errors="coerce")
-            best = ranked.max()
-            for rk in row_keys:
-                present = rk in part.index
-                cells[rk].append(fmt(part.loc[rk]) if present else DASH)
-                bold[rk].append(bool(present and not math.isnan(best) and ranked.get(rk) == best
-                                     and ranked.notna().sum() > 1))
-    return Table(caption, header, [cells[rk] for rk in row_keys], [bold[rk] for rk in row_keys])
+            best = ranked.max() if ranked.notna().sum() > 1 else math.nan
+            column = [(fmt(part.loc[rk]), bool(ranked.get(rk) == best)) if rk in part.index else (DASH, False)
+                      for rk in row_keys]
+            if all(text == DASH for text, _ in column):
+                continue
+            header.append(f"{ck}{suffix}".strip())
+            for cells, cell in zip(body, column):
+                cells.append(cell)
+    return Table(caption, header, [[t for t, _ in cells] for cells in body], [[b for _, b in cells] for cells in body])
 
 
 def is_baseline(name) -> bool:
@@ -342,7 +343,7 @@ def image_section(records: pd.DataFrame, artifacts: dict[str, Path]) -> Section 
     s = Section("images", "Synthetic images",
                 "The first images of each class in each distilled set (one row per class, or one column per class "
                 "when a set has one or two images per class), mapped back to pixel space.")
-    shown = set()
+    grids: dict[tuple, Figure] = {}
     for sha, path in sorted(artifacts.items(), key=lambda item: str(item[1])):
         try:
             synset = load_synset(path)
@@ -350,17 +351,18 @@ def image_section(records: pd.DataFrame, artifacts: dict[str, Path]) -> Section 
             s.notes.append(f"Skipped {path}: {exc}")
             continue
         key = (synset.meta.get("distiller", C.UNKNOWN), synset.info.name, synset.info.imbalance, synset.ipc)
-        if key in shown:
+        if key in grids:
             continue
-        shown.add(key)
         order = synset.labels.argsort(stable=True)
         images = denormalise(synset.images[order], synset.info).numpy()
         label = C.dataset_label(synset.info.name, synset.info.imbalance)
         title = f"{key[0]}, {label}, IPC {synset.ipc}"
         more = " (first 10 classes)" if synset.info.num_classes > 10 else ""
-        s.blocks.append(Figure(f"{title}{more}, artifact {path.name} (sha256 {sha[:12]})",
-                               F.image_grid(images, synset.labels[order].numpy(), list(synset.info.class_names), title),
-                               slug("images", *key)))
+        grids[key] = Figure(f"{title}{more}, artifact {path.name} (sha256 {sha[:12]})",
+                            F.image_grid(images, synset.labels[order].numpy(), list(synset.info.class_names), title),
+                            slug("images", *key))
+    # by dataset and IPC, distilled sets before their random baseline
+    s.blocks = [grids[k] for k in sorted(grids, key=lambda k: (k[1], k[2], k[3], is_baseline(k[0]), k[0]))]
     named = {sha for sha in (record_sha(r) for _, r in records.iterrows()) if sha}
     if named - set(artifacts):
         s.notes.append(f"{len(named - set(artifacts))} synthetic set(s) named by records were not found "
