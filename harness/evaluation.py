@@ -13,12 +13,12 @@ from tqdm.auto import tqdm
 
 from harness.data import load_dataset
 from harness.longtail_metrics import shot_group_accuracy
+from harness.multiseed import seed_groups, train_and_test_seeds
 from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore
 from harness.stats import summarize
 from harness.synset import SyntheticSet
-from harness.train import train_and_test
 
 
 def synset_cell(synset: SyntheticSet, sha256: str, task: str) -> dict:
@@ -52,18 +52,21 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
     train_counts = load_dataset(synset.info.name, "train", imbalance=synset.info.imbalance).class_counts() \
         if long_tailed else None
     todo = [(a, s) for a in archs for s in seeds if not store.has({**base, "arch": a, "seed": s})]
-    bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="epoch",
+    bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="model-epoch",
                disable=not progress or not todo)
-    for arch, seed in todo:
-        bar.set_postfix(arch=arch, seed=seed, refresh=False)
-        with measure(device) as m:
-            metrics = train_and_test(arch, synset.images, targets, test, protocol, seed, torch.device(device), bar)
-        extra = {}
-        if long_tailed:
-            shot_metrics, extra = shot_group_accuracy(metrics["per_class_accuracy"], train_counts)
-            metrics = {**metrics, **shot_metrics}
-        store.append({**base, "arch": arch, "seed": seed}, metrics, protocol.as_dict(),
-                     {**m.as_dict(), "device": str(device)}, extra)
+    for arch in archs:  # seeds of one architecture train together where it batches (harness.multiseed)
+        for group in seed_groups(arch, test.info, [s for a, s in todo if a == arch], device):
+            bar.set_postfix(arch=arch, seeds=",".join(map(str, group)), refresh=False)
+            with measure(device) as m:
+                results = train_and_test_seeds(arch, synset.images, targets, test, protocol, group,
+                                               torch.device(device), bar)
+            for seed, metrics in zip(group, results):
+                extra = {}
+                if long_tailed:
+                    shot_metrics, extra = shot_group_accuracy(metrics["per_class_accuracy"], train_counts)
+                    metrics = {**metrics, **shot_metrics}
+                store.append({**base, "arch": arch, "seed": seed}, metrics, protocol.as_dict(),
+                             {**m.as_dict(), "device": str(device), "seeds_trained_together": len(group)}, extra)
     bar.close()
     wanted = {(a, s) for a in archs for s in seeds}
     return [r for r in store.load() if all(r.get(k) == v for k, v in base.items())

@@ -1,0 +1,134 @@
+"""Cross-architecture transfer: train several architectures on a distilled set, beside the
+same-size random real subset under the same protocol and seeds.
+
+For each architecture and evaluation seed s, a fresh model is trained on the distilled set and
+another on the random subset (``random`` distiller, same IPC, same distillation seed), both with
+seed s, and tested once after the final epoch on the real test split. One record per (set,
+architecture, seed) in ``<output>/records/transfer.jsonl``; finished cells are skipped on rerun.
+The gain over random is the paired (same seed) difference, with a Student-t 95% interval.
+
+A profile fixes the evaluation protocol, the distillation budget and the default architectures
+(see :data:`PROFILES`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+
+from distillers.base import create_distiller
+from distillers.runner import distil
+from harness.data import DEFAULT_DATASET
+from harness.errors import HarnessError
+from harness.evaluation import evaluate_synset, read_synset
+from harness.protocol import PROTOCOLS, EvalProtocol
+from harness.records import RecordStore, records_path
+from harness.registry import did_you_mean
+from harness.stats import paired_difference, summarize
+from tasks.base import register_task
+
+TASK = "transfer"
+BASELINE = "random"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An evaluation protocol, a distillation budget (applied to the settings a distiller has) and
+    the default architectures."""
+
+    protocol: EvalProtocol
+    distill_budget: tuple[tuple[str, int], ...]
+    archs: tuple[str, ...]
+
+
+PROFILES: dict[str, Profile] = {
+    # CPU, about 5 minutes on 2 idle cores for MNIST IPC 10, 3 seeds: the published recipe (SGD lr
+    # 0.01, momentum 0.9, wd 5e-4, batch 256, DSA) cut to 50 epochs with lr x0.1 at epoch 25;
+    # 100 distillation iterations with 32 real images per class; ConvNet and AlexNet.
+    "quick": Profile(PROTOCOLS["quick"].with_overrides(name="transfer-quick", epochs=50),
+                     (("iterations", 100), ("real_batch", 32)), ("convnet", "alexnet")),
+    # GPU: the published protocol (1000 epochs, lr x0.1 at 500) and each distiller's own
+    # (published) budget, e.g. DM 20000 iterations with 256 real images per class; all five
+    # architectures of the transfer tables.
+    "paper": Profile(PROTOCOLS["paper"], (), ("convnet", "alexnet", "vgg11", "resnet18", "vit")),
+    # Tests and smoke runs only: 5 epochs, 2 distillation iterations of 8 real images per class.
+    "smoke": Profile(PROTOCOLS["smoke"], (("iterations", 2), ("real_batch", 8)), ("convnet",)),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise HarnessError(f"unknown profile '{name}'.{did_you_mean(name, list(PROFILES))} "
+                           f"Known: {', '.join(PROFILES)}.")
+    return PROFILES[name]
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    distiller: str = "dm"
+    synset: str | None = None  # an artifact path instead of distilling (dataset and IPC from it)
+    dataset: str = DEFAULT_DATASET
+    ipc: int = 10
+    archs: tuple[str, ...] = PROFILES["quick"].archs
+    seeds: int = 3
+    protocol: EvalProtocol = PROFILES["quick"].protocol
+    distill_budget: tuple[tuple[str, int], ...] = PROFILES["quick"].distill_budget
+    distill_seed: int = 0
+    device: str = "cpu"
+    progress: bool = True
+
+
+def budget_overrides(distiller: str, budget: tuple[tuple[str, int], ...]) -> dict:
+    """The budget's settings that ``distiller`` has (a selection method has no iterations)."""
+    known = {f.name for f in fields(create_distiller(distiller).Config)}
+    return {k: v for k, v in budget if k in known}
+
+
+def _distil(name: str, config: TransferConfig, dataset: str, ipc: int, log) -> Path:
+    return distil(name, dataset, ipc, config.distill_seed, budget_overrides(name, config.distill_budget),
+                  torch.device(config.device), progress=config.progress, log=log)
+
+
+@register_task(TASK)
+def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> list[dict]:
+    """Distil (or reuse) the set and its random baseline, evaluate every missing (set, arch, seed)
+    cell; returns the records of all of them."""
+    if config.seeds < 1:
+        raise HarnessError(f"--seeds must be at least 1, got {config.seeds}")
+    store = store or RecordStore(records_path(TASK))
+    if config.synset is not None:
+        path = Path(config.synset)
+    else:
+        path = _distil(config.distiller, config, config.dataset, config.ipc, log)
+    synset, _ = read_synset(path, config.dataset)
+    paths = [path]
+    if synset.meta.get("distiller") != BASELINE:
+        paths.append(_distil(BASELINE, config, synset.info.name, synset.ipc, log))
+    records = {}
+    for p in paths:
+        s, sha = read_synset(p, synset.info.name)
+        log(f"transfer: evaluating {s.meta.get('distiller')} ({p.name}) on {', '.join(config.archs)}, "
+            f"{config.seeds} seeds, protocol {config.protocol.name} ({config.protocol.fingerprint()})")
+        for r in evaluate_synset(s, sha, list(config.archs), list(range(config.seeds)), config.protocol, store,
+                                 torch.device(config.device), task=TASK, progress=config.progress):
+            records[r["key"]] = r
+    return list(records.values())
+
+
+def compare(records: list[dict], metric: str = "accuracy") -> list[dict]:
+    """Per (distiller, arch): accuracy summary over seeds and the gain over the random subset of
+    the same architecture, paired by seed (NaN-free only with >= 2 common seeds)."""
+    values: dict[tuple[str, str], dict[int, float]] = {}
+    for r in records:
+        values.setdefault((r["distiller"], r["arch"]), {})[r["seed"]] = r["metrics"][metric]
+    rows = []
+    for (distiller, arch), by_seed in values.items():
+        row = {"distiller": distiller, "arch": arch, "accuracy": summarize(list(by_seed.values())), "gain": None}
+        random = values.get((BASELINE, arch), {})
+        common = sorted(set(by_seed) & set(random))
+        if distiller != BASELINE and common:
+            row["gain"] = paired_difference([by_seed[s] for s in common], [random[s] for s in common])
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["arch"], r["distiller"] == BASELINE, r["distiller"]))

@@ -1,0 +1,67 @@
+"""The transfer task on a tiny real set with two architectures: records, resume, report."""
+
+from __future__ import annotations
+
+import pytest
+
+import harness.evaluation
+from harness.errors import HarnessError
+from harness.records import RecordStore, records_path
+from harness.transfer import main
+from tasks.transfer import PROFILES, TransferConfig, compare, run
+
+ARCHS = ("convnet", "alexnet")
+CONFIG = TransferConfig(dataset="mnist-tiny", ipc=2, archs=ARCHS, seeds=2, protocol=PROFILES["smoke"].protocol,
+                        distill_budget=PROFILES["smoke"].distill_budget, progress=False)
+
+
+def test_task_resumes_after_interruption_keeping_finished_cells(monkeypatch):
+    real, calls = harness.evaluation.train_and_test_seeds, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 3:  # dm on both archs done; stopped during the random subset
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(harness.evaluation, "train_and_test_seeds", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(CONFIG, log=lambda _: None)
+    path = records_path("transfer")
+    before = path.read_text().splitlines()
+    assert len(before) == 4 and all('"distiller": "dm"' in line for line in before)
+
+    monkeypatch.setattr(harness.evaluation, "train_and_test_seeds", real)
+    records = run(CONFIG, log=lambda _: None)
+    after = path.read_text().splitlines()
+    assert after[:4] == before and len(after) == 8  # finished cells kept, not recomputed
+    assert len({r["key"] for r in records}) == 8
+    cells = {(r["distiller"], r["arch"], r["seed"]) for r in records}
+    assert cells == {(d, a, s) for d in ("dm", "random") for a in ARCHS for s in (0, 1)}
+    assert len(RecordStore(path).load()) == 8 and run(CONFIG, log=lambda _: None) and len(path.read_text().splitlines()) == 8
+
+    rows = compare(records)
+    dm_rows = [r for r in rows if r["distiller"] == "dm"]
+    assert {r["arch"] for r in dm_rows} == set(ARCHS)
+    for r in dm_rows:  # the gain is the seed-paired difference to the random subset
+        by = {(x["distiller"], x["arch"], x["seed"]): x["metrics"]["accuracy"] for x in records}
+        diffs = [by[("dm", r["arch"], s)] - by[("random", r["arch"], s)] for s in (0, 1)]
+        assert r["gain"]["mean"] == pytest.approx(sum(diffs) / 2)
+        assert r["accuracy"]["n"] == 2
+
+
+def test_command_prints_table_and_writes_reports(capsys, output_dir):
+    main(["--distiller", "dm", "--dataset", "mnist-tiny", "--ipc", "2", "--seeds", "2", "--profile", "smoke",
+          "--archs", ",".join(ARCHS), "--device", "cpu", "--no-progress"])
+    out = capsys.readouterr().out
+    assert "gain over random" in out and all(a in out for a in ARCHS)
+    paths = [line.split("report: ", 1)[1] for line in out.splitlines() if line.startswith("report: ")]
+    assert [p.rsplit(".", 1)[1] for p in paths] == ["md", "html"]
+    for p in paths:
+        text = open(p).read()
+        assert "alexnet" in text and "random" in text
+
+
+def test_unknown_profile_is_a_one_line_error():
+    with pytest.raises(HarnessError, match="Did you mean 'quick'"):
+        main(["--profile", "quik"])
