@@ -20,6 +20,7 @@ import seaborn as sns  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 ACCURACY = "test accuracy (%)"
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]  # coinciding points of two series stay visible
 DPI = 100
 
 
@@ -84,9 +85,9 @@ def nas_scatter(points: pd.DataFrame, summary: pd.DataFrame, title: str) -> byte
     """Proxy vs ground-truth accuracy per architecture; legend entries carry rho and tau."""
     fig, ax = plt.subplots(figsize=(6.5, 5))
     stats = summary.set_index("distiller")
-    for distiller, g in points.groupby("distiller"):
+    for (distiller, g), marker in zip(points.groupby("distiller"), MARKERS * len(points)):
         s = stats.loc[distiller]
-        ax.scatter(g["ground_truth_accuracy"], g["proxy"], s=22, alpha=0.75,
+        ax.scatter(g["ground_truth_accuracy"], g["proxy"], s=26, alpha=0.75, marker=marker,
                    label=f"{distiller} (rho {s['rho']:.2f}, tau {s['tau']:.2f}, K={int(s['k'])})")
     ax.set(xlabel="ground-truth accuracy (%)", ylabel="proxy accuracy after training on the set (%)", title=title)
     outside_legend(ax, "proxy set")
