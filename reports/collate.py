@@ -358,3 +358,25 @@ def _utc_minute(stamp: str) -> str:
         return pd.Timestamp(stamp).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
     except (ValueError, TypeError):
         return str(stamp) or UNKNOWN
+
+
+def label_distiller_configs(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.DataFrame:
+    """Sets of one distiller made with different settings are different methods: when the manifests
+    (by sha256) show several configs for a distiller, its records are relabelled ``dm [iterations=50]``
+    with the settings that differ, so no table pools them."""
+    if "distiller" not in records or "synset_sha256" not in records:
+        return records
+    configs = {sha: m.get("config") or {} for sha, m in manifests.items()}
+    records = records.copy()
+    for distiller, g in records.groupby("distiller"):
+        shas = [sha for sha in g["synset_sha256"].dropna().unique() if sha in configs]
+        seen = {json.dumps(configs[sha], sort_keys=True, default=str) for sha in shas}
+        if len(seen) < 2:
+            continue
+        keys = sorted({k for sha in shas for k in configs[sha]})
+        varying = [k for k in keys if len({json.dumps(configs[sha].get(k), default=str) for sha in shas}) > 1]
+        for sha in shas:
+            tag = ", ".join(f"{k}={_short(configs[sha].get(k))}" for k in varying)
+            records.loc[(records["distiller"] == distiller) & (records["synset_sha256"] == sha),
+                        "distiller"] = f"{distiller} [{tag}]"
+    return records

@@ -409,6 +409,7 @@ def build_sections(records: pd.DataFrame, synset_roots: list[Path]) -> list[Sect
         return []
     artifacts = resolve_artifacts(records, synset_roots)
     manifests = [read_manifest(p) for p in artifacts.values()]
+    records = C.label_distiller_configs(records, dict(zip(artifacts, manifests)))
     sections = [overview_section(records), image_section(records, artifacts), transfer_section(records),
                 continual_section(records), nas_section(records), debias_section(records),
                 long_tailed_section(records), efficiency_section(records, manifests),

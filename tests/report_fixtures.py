@@ -25,14 +25,15 @@ def proto(p) -> dict:
     return {"protocol_name": p.name, "protocol_fingerprint": p.fingerprint()}
 
 
-def tiny_synset(ipc: int = 2, distiller: str = "dm") -> tuple[Path, str]:
+def tiny_synset(ipc: int = 2, distiller: str = "dm", iterations: int = 4, name: str = "") -> tuple[Path, str]:
     """A real artifact: the first ``ipc`` mnist-tiny images per class, saved under <output>/synsets."""
     data = load_dataset("mnist-tiny", "train")
-    index = torch.cat([idx[:ipc] for idx in data.indices_by_class()])
+    start = len(name)  # a named variant takes other images, so its checksum differs
+    index = torch.cat([idx[start:start + ipc] for idx in data.indices_by_class()])
     synset = SyntheticSet(data.normalised(index), data.labels[index], data.info, ipc,
-                          meta={"distiller": distiller, "config": {"iterations": 4}, "seed": 0,
+                          meta={"distiller": distiller, "config": {"iterations": iterations}, "seed": 0,
                                 "timing": {"wall_seconds": 2.0, "peak_memory_mb": 300.0}, "device": "cpu"})
-    path = save_synset(synset, output_root() / "synsets" / "mnist-tiny" / distiller / f"ipc{ipc}.safetensors")
+    path = save_synset(synset, output_root() / "synsets" / "mnist-tiny" / distiller / f"ipc{ipc}{name}.safetensors")
     return path, sha256_file(path)
 
 

@@ -175,3 +175,13 @@ def test_report_command_without_records_says_what_to_run(tmp_path, capsys):
 def test_empty_records_render_an_empty_report(tmp_path):
     md, html = build_report(load_records([]), tmp_path / "out", "Nothing yet")
     assert "No records to report" in md.read_text() and "No records to report" in html.read_text()
+
+
+def test_sets_of_one_distiller_with_different_settings_are_not_pooled(output_dir):
+    long_path, long_sha = tiny_synset(distiller="dm")
+    short_path, short_sha = tiny_synset(ipc=2, distiller="dm", iterations=1, name="short")
+    add_accuracy("evaluate", "dm", {0: 60.0, 1: 62.0}, sha=long_sha)
+    add_accuracy("transfer", "dm", {0: 20.0, 1: 22.0}, sha=short_sha)
+    table = sections_by_anchor(output_dir)["overview"].blocks[0]
+    assert [r[0] for r in table.rows] == ["dm [iterations=1]", "dm [iterations=4]"]
+    assert table.rows[0][1].startswith("21.00") and table.rows[1][1].startswith("61.00")
