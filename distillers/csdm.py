@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from distillers.base import IterativeConfig, IterativeDistiller, RunContext, present_classes, register_distiller
 from distillers.discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
 from distillers.extractors import make_extractor
-from distillers.matching import class_augment, embed_real, init_from_real, sample_real
+from distillers.matching import class_augment, embed_real, init_from_real, pad_by_group, sample_real
 from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
@@ -151,15 +151,3 @@ class CSDM(IterativeDistiller):
         self.optimizer.step()
         return loss.item()
 
-
-def pad_by_group(features: torch.Tensor, group: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows [N, D] sorted by ``group`` -> ([G, n_max, D] zero-padded, [G, n_max] weights 1/n_g on
-    the real rows, 0 on padding), for ``sdd(x_weights=...)``."""
-    counts = torch.bincount(group, minlength=num_groups)
-    starts = torch.cumsum(counts, 0) - counts
-    pos = torch.arange(len(group), device=group.device) - starts[group]
-    padded = features.new_zeros(num_groups, int(counts.max()), features.shape[1])
-    padded[group, pos] = features
-    weights = features.new_zeros(num_groups, int(counts.max()))
-    weights[group, pos] = 1.0 / counts[group].to(features.dtype)
-    return padded, weights
