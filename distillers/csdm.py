@@ -35,6 +35,9 @@ Choices the paper leaves open, made here:
   fresh randomly initialised ConvNet per iteration (as DM).
 - Real batch: up to ``real_batch`` images per class per iteration; a smaller class uses all of
   its images (the classes are padded to one tensor and weighted, ``sdd(x_weights=...)``).
+- Multi-formation (``multi_formation``, 2 by default as NCFM's pipeline, 1 = off;
+  :mod:`distillers.formation`): each stored image decodes into rho^2 training images, so CSDM
+  and NCFM spend the same storage per IPC.
 - Loss: the plain sum over classes (no class-prior weights: the synthetic set is balanced);
   images are normalised pixels, initialised from real ones (repeated and augmented for a class
   with fewer images than IPC, with a warning), optimised by Adam.
@@ -51,7 +54,8 @@ import torch.nn.functional as F
 from distillers.base import IterativeConfig, IterativeDistiller, RunContext, present_classes, register_distiller
 from distillers.discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
 from distillers.extractors import make_extractor
-from distillers.matching import class_augment, embed_real, init_from_real, pad_by_group, sample_real
+from distillers.formation import decode, decoded_set, formation_meta, init_stored
+from distillers.matching import class_augment, embed_real, pad_by_group, sample_real
 from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
@@ -75,6 +79,7 @@ class CSDMConfig(IterativeConfig):
     alpha: float = 0.0  # balanced-data alpha_0; 0 = appendix E's value for the IPC
     alpha_bounds: tuple = (0.05, 0.95)
     tilt: float = 0.5  # logit change per factor e of class size
+    multi_formation: int = 2
     dsa: bool = True
 
 
@@ -106,7 +111,9 @@ class CSDM(IterativeDistiller):
         cfg = self.config
         if cfg.kernel not in SAMPLERS:
             raise HarnessError(f"unknown kernel '{cfg.kernel}': use one of {', '.join(SAMPLERS)}")
-        self.data, self.run, self.ipc = data, run, ipc
+        if cfg.multi_formation < 1:
+            raise HarnessError(f"multi_formation must be at least 1, got {cfg.multi_formation}")
+        self.data, self.run, self.ipc, self.factor = data, run, ipc, cfg.multi_formation
         self.by_class = data.indices_by_class()
         self.extractor = make_extractor(cfg.extractor, data, cfg.arch, cfg.pretrained, run.device, log=run.log)
         counts = data.class_counts()
@@ -116,14 +123,19 @@ class CSDM(IterativeDistiller):
                                                 cfg.tilt)))
         self.class_alpha = {data.info.class_names[c]: alphas[c] for c in present}
         self.alphas = torch.tensor([alphas[c] for c in self.classes], device=run.device)
-        images, self.labels = init_from_real(data, ipc, run.seed, run.device, self.classes)
+        images, self.labels = init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
         self.images = images.requires_grad_(True)
-        self.syn_group = torch.arange(len(self.classes), device=run.device).repeat_interleave(ipc)
+        self.per_class = ipc * self.factor**2
+        self.syn_group = torch.arange(len(self.classes), device=run.device).repeat_interleave(self.per_class)
         self.optimizer = torch.optim.Adam([self.images], lr=cfg.lr_images)
         self.dsa = DSAConfig() if cfg.dsa else None
 
     def extra_meta(self) -> dict:
-        return {"class_alpha": self.class_alpha, "alpha_0": self.alpha_0}
+        return {"class_alpha": self.class_alpha, "alpha_0": self.alpha_0, **formation_meta(self.ipc, self.factor)}
+
+    def synset(self, images, labels, *args, **meta):
+        """The artifact holds the decoded images."""
+        return super().synset(*decoded_set(images.detach(), labels, self.factor), *args, **meta)
 
     def frequencies(self, iteration: int, dim: int) -> torch.Tensor:
         """Fresh frequencies from the kernel's spectral measure, keyed by (seed, iteration)."""
@@ -143,7 +155,8 @@ class CSDM(IterativeDistiller):
         with torch.no_grad():
             real = F.normalize(embed_real(net, data, index, group, aug, run.device), dim=1)
             real, weights = pad_by_group(real, group.to(run.device), n_classes)
-        syn = F.normalize(net.embed(aug(self.images, self.syn_group)), dim=1).view(n_classes, self.ipc, -1)
+        syn = net.embed(aug(decode(self.images, self.factor), self.syn_group))
+        syn = F.normalize(syn, dim=1).view(n_classes, self.per_class, -1)
         t = self.frequencies(iteration, syn.shape[-1])
         loss = sdd(real, syn, t, self.alphas, x_weights=weights).sum()
         self.optimizer.zero_grad(set_to_none=True)

@@ -54,7 +54,8 @@ import torch.nn.functional as F
 from distillers.base import IterativeConfig, IterativeDistiller, RunContext, register_distiller
 from distillers.discrepancy import ncfd, sample_gaussian_frequencies
 from distillers.extractors import make_extractor
-from distillers.matching import class_augment, embed_real, init_from_real, pad_by_group, sample_real
+from distillers.formation import decode, decoded_set, formation_meta, init_stored
+from distillers.matching import class_augment, embed_real, pad_by_group, sample_real
 from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
@@ -121,36 +122,6 @@ class MLPSampler(nn.Module):
 SAMPLERS = {"mixture": MixtureSampler, "mlp": MLPSampler}
 
 
-def _edges(size: int, factor: int) -> list[tuple[int, int]]:
-    cuts = [round(i * size / factor) for i in range(factor + 1)]
-    return list(zip(cuts[:-1], cuts[1:]))
-
-
-def decode(stored: torch.Tensor, factor: int) -> torch.Tensor:
-    """Multi-formation decode: [N, C, H, W] -> [N * factor^2, C, H, W], each stored image's grid
-    cells (row-major) bilinearly upsampled to full size, consecutively."""
-    if factor == 1:
-        return stored
-    n, ch, h, w = stored.shape
-    cells = [F.interpolate(stored[:, :, r0:r1, c0:c1], size=(h, w), mode="bilinear", align_corners=False)
-             for r0, r1 in _edges(h, factor) for c0, c1 in _edges(w, factor)]
-    return torch.stack(cells, 1).reshape(n * factor**2, ch, h, w)
-
-
-def encode(images: torch.Tensor, factor: int) -> torch.Tensor:
-    """Tile each run of factor^2 consecutive images, downsized, into one stored image (the
-    multi-formation initialisation): [N * factor^2, C, H, W] -> [N, C, H, W]."""
-    if factor == 1:
-        return images
-    n, (ch, h, w) = len(images) // factor**2, images.shape[1:]
-    out = images.new_empty(n, ch, h, w)
-    cells = images.view(n, factor**2, ch, h, w)
-    for k, ((r0, r1), (c0, c1)) in enumerate((r, c) for r in _edges(h, factor) for c in _edges(w, factor)):
-        out[:, :, r0:r1, c0:c1] = F.interpolate(cells[:, k], size=(r1 - r0, c1 - c0), mode="bilinear",
-                                                align_corners=False, antialias=True)
-    return out
-
-
 @register_distiller("ncfm-nopsi", psi="none")
 @register_distiller("ncfm")
 class NCFM(IterativeDistiller):
@@ -164,9 +135,8 @@ class NCFM(IterativeDistiller):
         self.data, self.run, self.ipc, self.factor = data, run, ipc, cfg.multi_formation
         self.by_class = data.indices_by_class()
         self.extractor = make_extractor(cfg.extractor, data, cfg.arch, cfg.pretrained, run.device, log=run.log)
-        real, labels = init_from_real(data, ipc * self.factor**2, run.seed, run.device, self.classes)
-        self.images = encode(real, self.factor).requires_grad_(True)
-        self.labels = labels[:: self.factor**2]
+        images, self.labels = init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
+        self.images = images.requires_grad_(True)
         self.optimizer = torch.optim.AdamW([self.images], lr=cfg.lr_images, weight_decay=cfg.weight_decay)
         self.dsa = DSAConfig() if cfg.dsa else None
         with torch.no_grad():
@@ -275,9 +245,7 @@ class NCFM(IterativeDistiller):
 
     def extra_meta(self) -> dict:
         cfg = self.config
-        meta = {"multi_formation": self.factor, "images_per_class": self.ipc * self.factor**2,
-                "images_note": f"decoded: {self.factor**2} full-size images per stored image; ipc counts "
-                               f"stored images (the storage budget)"}
+        meta = formation_meta(self.ipc, self.factor)
         if cfg.soft_labels:
             meta["soft_labels"] = {"teacher": f"pretrained {cfg.arch} seed 0 (final weights)",
                                    "temperature": cfg.soft_temperature}
@@ -289,11 +257,11 @@ class NCFM(IterativeDistiller):
     def synset(self, images, labels, data, ipc, run, warnings=(), **meta):
         """The artifact: decoded images, labels repeated, soft labels when asked for."""
         with torch.no_grad():
-            decoded = decode(images, self.factor)
+            decoded, labels = decoded_set(images, labels, self.factor)
             soft = None
             if self.config.soft_labels:
                 logits = torch.cat([self.teacher(x) for x in decoded.split(256)])
                 soft = F.softmax(logits / self.config.soft_temperature, dim=1)
-        out = super().synset(decoded, labels.repeat_interleave(self.factor**2), data, ipc, run, warnings, **meta)
+        out = super().synset(decoded, labels, data, ipc, run, warnings, **meta)
         out.soft_labels = None if soft is None else soft.cpu()
         return out

@@ -43,7 +43,8 @@ def test_unknown_extractor_is_refused(tiny):
 from distillers import create_distiller  # noqa: E402
 from distillers.base import RunContext  # noqa: E402
 from distillers.discrepancy import ncfd  # noqa: E402
-from distillers.ncfm import MixtureSampler, MLPSampler, decode, encode  # noqa: E402
+from distillers.formation import decode, encode  # noqa: E402
+from distillers.ncfm import MixtureSampler, MLPSampler  # noqa: E402
 
 FAST = {"extractor": "random", "real_batch": 8, "num_freqs": 64, "iterations": 2}
 
