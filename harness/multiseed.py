@@ -11,11 +11,13 @@ as its own optimiser would. Only floating-point rounding differs from the one-at
 
 Architectures that cannot be vmapped (batch norm updates running statistics in place) train one
 model at a time; :func:`can_batch` decides by a one-off probe. :func:`seed_groups` batches only
-on CUDA: on the CPU, vmap turns the convolutions into grouped ones that were measured slower than
-separate models (ConvNet, 5 seeds, 2-core Xeon shared with other jobs, 2026-11-22: 10 images,
-1 thread, 0.65 s of CPU time batched vs 0.57 s one at a time; ``eval-seeds`` wall time with 2
-threads under load: 1.76x faster at 10 images but 0.66x at 100), since one small model already
-keeps a core busy there.
+on CUDA. On the CPU, vmap turns the convolutions into grouped ones and gains nothing, because one
+small model is not latency-bound there: measured on this project's 2-core Xeon (AMX), quiet,
+2026-11-22, ``python -m harness.bench --only eval-seeds`` (ConvNet, 5 seeds, 10 epochs) gave
+0.744 s one at a time vs 0.967 s batched at 10 images (0.77x) and 6.93 s vs 9.60 s at 100
+(0.72x). One ConvNet step on 10 MNIST images (~2.2 GFLOP forward and backward) takes 15.6 ms,
+~140 GFLOP/s, and a profile at 100 images puts ~45% of a step in memory-bound GroupNorm, ReLU and pooling
+kernels: the cores are already busy, so no batching of seeds can halve the time.
 """
 
 from __future__ import annotations
