@@ -52,6 +52,7 @@ def main(argv=None) -> None:
     from harness.protocol import PROTOCOLS
     from harness.records import records_path
     from tasks.continual import BASELINES, TASK, CLConfig, run, summarise
+    from tasks.transfer import PROFILES
 
     parser = argparse.ArgumentParser(prog="python -m harness.cl", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion-mnist",
@@ -62,8 +63,11 @@ def main(argv=None) -> None:
     parser.add_argument("--memory", type=int, default=20, help="images per seen class (default 20)")
     parser.add_argument("--steps", type=int, default=5, help="experiences; the classes are split evenly")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (class order, memory, model)")
-    parser.add_argument("--iterations", type=int, help="distillation iterations for every iterative distiller")
-    parser.add_argument("--real-batch", type=int, help="real images per class per distillation iteration")
+    parser.add_argument("--iterations", type=int,
+                        help="distillation iterations for every iterative distiller (default: with the quick "
+                             "protocol, the quick transfer budget of 100; with paper, each distiller's own)")
+    parser.add_argument("--real-batch", type=int,
+                        help="real images per class per distillation iteration (default: 32 with quick, as above)")
     parser.add_argument("--arch", default="convnet")
     parser.add_argument("--protocol", default="quick", help=f"training recipe, one of: {', '.join(PROTOCOLS)}")
     parser.add_argument("--epochs", type=int, help="override the protocol's epochs (changes its fingerprint)")
@@ -81,10 +85,13 @@ def main(argv=None) -> None:
             raise HarnessError(f"'{d}' is a baseline memory here: list it in --baselines, not --distillers")
         DISTILLERS.get(d)
     quiet_avalanche()
+    # The quick protocol comes with the quick distillation budget (a CPU run finishes), paper with the
+    # distillers' published budgets; --iterations / --real-batch override either.
+    budget = dict(PROFILES[args.protocol].distill_budget if args.protocol in PROFILES else ())
+    budget.update((k, v) for k, v in (("iterations", args.iterations), ("real_batch", args.real_batch)) if v is not None)
     config = CLConfig(dataset=args.dataset, steps=args.steps, memory=args.memory,
                       memories=tuple(baselines + distillers), seeds=args.seeds,
-                      distiller_settings=tuple((k, v) for k, v in (("iterations", args.iterations),
-                                                                   ("real_batch", args.real_batch)) if v is not None),
+                      distiller_settings=tuple(budget.items()),
                       arch=args.arch, protocol=protocol_from_args(args), device=str(resolve_device(args.device)),
                       progress=not args.no_progress)
     records = run(config, log=tqdm.write)
