@@ -1,6 +1,8 @@
-"""The small-image AlexNet and VGG-11 of the distillation literature (DC/DSA/DM evaluations).
+"""The small-image cross-architecture models of the distillation literature (DC, table 2; DSA/DM):
+MLP, LeNet, AlexNet and VGG-11.
 
-Both pad a 28x28 input to 32x32 in their first convolution so the rest is the 32x32 network.
+The convolutional ones pad a 28x28 input to 32x32 in their first convolution so the rest is the
+32x32 network.
 """
 
 from __future__ import annotations
@@ -14,6 +16,35 @@ from harness.models.registry import register_model
 def _first_padding(image_size: int, kernel: int) -> int:
     """Padding that makes the first conv's output 32x32 for 28x28 inputs, 'same' otherwise."""
     return kernel // 2 + (32 - image_size) // 2 if image_size < 32 else kernel // 2
+
+
+class MLP(nn.Module):
+    """Two hidden layers of 128 ReLU units on the flattened image."""
+
+    def __init__(self, in_channels: int, num_classes: int, image_size: int):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Flatten(), nn.Linear(in_channels * image_size**2, 128), nn.ReLU(inplace=True),
+                                    nn.Linear(128, 128), nn.ReLU(inplace=True), nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class LeNet(nn.Module):
+    """Two 5x5 conv layers (6-16) with ReLU and max-pooling, then 120-84 fully connected layers."""
+
+    def __init__(self, in_channels: int, num_classes: int, image_size: int):
+        super().__init__()
+        pad = _first_padding(image_size, 5) - 2  # 'valid' at 32x32, as the original
+        size = ((image_size + 2 * pad - 4) // 2 - 4) // 2
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5, padding=pad), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Linear(16 * size * size, 120), nn.ReLU(inplace=True),
+                                        nn.Linear(120, 84), nn.ReLU(inplace=True), nn.Linear(84, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
 
 
 class AlexNet(nn.Module):
@@ -62,5 +93,7 @@ class VGG11(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+register_model("mlp")(MLP)
+register_model("lenet")(LeNet)
 register_model("alexnet")(AlexNet)
 register_model("vgg11")(VGG11)
