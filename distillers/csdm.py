@@ -73,6 +73,7 @@ class CSDMConfig(IterativeConfig):
     arch: str = "convnet"
     extractor: str = "hybrid"
     pretrained: int = 4  # K models of the hybrid extractor (as NCFM)
+    pretrain_images: int = 0  # > 0: each pretrained model sees a seeded subset of this size (a CPU budget)
     kernel: str = "gaussian"
     bandwidth: float = 0.5
     num_freqs: int = 1024
@@ -115,7 +116,8 @@ class CSDM(IterativeDistiller):
             raise HarnessError(f"multi_formation must be at least 1, got {cfg.multi_formation}")
         self.data, self.run, self.ipc, self.factor = data, run, ipc, cfg.multi_formation
         self.by_class = data.indices_by_class()
-        self.extractor = make_extractor(cfg.extractor, data, cfg.arch, cfg.pretrained, run.device, log=run.log)
+        self.extractor = make_extractor(cfg.extractor, data, cfg.arch, cfg.pretrained, run.device, log=run.log,
+                                        max_images=cfg.pretrain_images)
         counts = data.class_counts()
         present = present_classes(data)
         self.alpha_0 = balanced_alpha(ipc, cfg.alpha)

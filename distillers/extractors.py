@@ -34,11 +34,12 @@ class HybridExtractor:
     """K pretrained (initial, final) weight pairs; ``(seed, iteration)`` -> one frozen blended network."""
 
     def __init__(self, data: ImageData, arch: str = "convnet", count: int = 4, device="cpu",
-                 recipe: EvalProtocol = DEFAULT_RECIPE, log=print):
+                 recipe: EvalProtocol = DEFAULT_RECIPE, log=print, max_images: int = 0):
         if count < 1:
             raise HarnessError(f"the hybrid extractor needs at least 1 pretrained model, got {count}")
         info = data.info
-        self.pairs = [get_pretrained(info.name, arch, k, recipe, device, info.imbalance, log) for k in range(count)]
+        self.pairs = [get_pretrained(info.name, arch, k, recipe, device, info.imbalance, log, max_images)
+                      for k in range(count)]
         self.net = build_model(arch, info.channels, info.num_classes, info.size).to(device)
         self.net.eval().requires_grad_(False)
 
@@ -57,10 +58,11 @@ class HybridExtractor:
 
 
 def make_extractor(kind: str, data: ImageData, arch: str = "convnet", count: int = 4, device="cpu",
-                   recipe: EvalProtocol = DEFAULT_RECIPE, log=print) -> Callable[[int, int], nn.Module]:
-    """The per-iteration extractor of ``kind`` (see the module docstring); ``count`` is K for hybrid."""
+                   recipe: EvalProtocol = DEFAULT_RECIPE, log=print, max_images: int = 0) -> Callable[[int, int], nn.Module]:
+    """The per-iteration extractor of ``kind`` (see the module docstring); ``count`` is K for hybrid,
+    ``max_images`` (> 0) the size of the seeded training subset each pretrained network sees."""
     if kind == "random":
         return lambda seed, iteration: random_network(arch, data, seed, iteration, device)
     if kind == "hybrid":
-        return HybridExtractor(data, arch, count, device, recipe, log)
+        return HybridExtractor(data, arch, count, device, recipe, log, max_images)
     raise HarnessError(f"unknown extractor '{kind}': use one of {', '.join(KINDS)}")

@@ -77,6 +77,7 @@ class NCFMConfig(IterativeConfig):
     arch: str = "convnet"
     extractor: str = "hybrid"
     pretrained: int = 4  # K models in the hybrid extractor's pool
+    pretrain_images: int = 0  # > 0: each pretrained model sees a seeded subset of this size (a CPU budget)
     num_freqs: int = 1024
     alpha: float = 0.5
     psi: str = "mixture"
@@ -134,7 +135,8 @@ class NCFM(IterativeDistiller):
         self._check(cfg)
         self.data, self.run, self.ipc, self.factor = data, run, ipc, cfg.multi_formation
         self.by_class = data.indices_by_class()
-        self.extractor = make_extractor(cfg.extractor, data, cfg.arch, cfg.pretrained, run.device, log=run.log)
+        self.extractor = make_extractor(cfg.extractor, data, cfg.arch, cfg.pretrained, run.device, log=run.log,
+                                        max_images=cfg.pretrain_images)
         images, self.labels = init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
         self.images = images.requires_grad_(True)
         self.optimizer = torch.optim.AdamW([self.images], lr=cfg.lr_images, weight_decay=cfg.weight_decay)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
 
+from harness.augment import mix_seed
 from harness.checkpoint import atomic_write_text
 from harness.cli import add_common_flags, resolve_device, run_command
 from harness.data import load_dataset
@@ -26,30 +28,39 @@ from harness.train import init_model, test_model, train_model
 DEFAULT_RECIPE = EvalProtocol(name="pretrain", epochs=2, lr_milestones=(), augmentation=None)
 
 
-def pretrained_dir(dataset: str, arch: str, seed: int, recipe: EvalProtocol, imbalance: float) -> Path:
+def pretrained_dir(dataset: str, arch: str, seed: int, recipe: EvalProtocol, imbalance: float,
+                   max_images: int = 0) -> Path:
     from harness.paths import cache_dir
 
     tag = dataset if not dataset.endswith("-lt") else f"{dataset}{imbalance:g}"
-    return cache_dir("pretrained", tag, arch, recipe.fingerprint(), f"seed{seed}")
+    fingerprint = recipe.fingerprint() + (f"-n{max_images}" if max_images else "")
+    return cache_dir("pretrained", tag, arch, fingerprint, f"seed{seed}")
 
 
 def get_pretrained(dataset: str, arch: str = "convnet", seed: int = 0, recipe: EvalProtocol = DEFAULT_RECIPE,
-                   device="cpu", imbalance: float = 100.0, log=print) -> tuple[dict, dict]:
-    """(initial, final) state dicts of one pretrained model, training it once if it is not cached."""
-    folder = pretrained_dir(dataset, arch, seed, recipe, imbalance)
+                   device="cpu", imbalance: float = 100.0, log=print, max_images: int = 0) -> tuple[dict, dict]:
+    """(initial, final) state dicts of one pretrained model, training it once if it is not cached.
+
+    ``max_images`` > 0 trains on a seeded random subset of that many training images (a CPU budget)."""
+    folder = pretrained_dir(dataset, arch, seed, recipe, imbalance, max_images)
     init_path, final_path = folder / "init.safetensors", folder / "final.safetensors"
     if not final_path.exists():
         train = load_dataset(dataset, "train", imbalance=imbalance)
         model = init_model(arch, train.info, seed, device)
         init_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
-        log(f"pretraining {arch} seed {seed} on {dataset} ({recipe.epochs} epochs, {len(train)} images)")
-        with measure(device) as m:
-            train_model(model, train.normalised(device=device), train.labels, recipe, seed)
+        images, labels = train.normalised(device=device), train.labels
+        if 0 < max_images < len(train):
+            keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(mix_seed(seed, -7)))[:max_images]
+            images, labels = images[keep.to(images.device)], labels[keep]
+        log(f"pretraining {arch} seed {seed} on {dataset} ({recipe.epochs} epochs, {len(labels)} images)")
+        with measure(device) as m, tqdm(total=recipe.epochs, desc=f"pretrain {arch} seed {seed}", unit="epoch",
+                                        disable=None) as bar:
+            train_model(model, images, labels, recipe, seed, bar)
         metrics = test_model(model, load_dataset(dataset, "test", imbalance=imbalance))
         save_file(init_state, init_path)
         atomic_write_text(folder / "manifest.json", json.dumps({
             "dataset": dataset, "arch": arch, "seed": seed, "recipe": recipe.as_dict(),
-            "recipe_fingerprint": recipe.fingerprint(), "test_accuracy": metrics["accuracy"],
+            "recipe_fingerprint": recipe.fingerprint(), "images": len(labels), "test_accuracy": metrics["accuracy"],
             "timing": m.as_dict(), **environment()}, indent=2, default=str))
         tmp = final_path.with_name("final.tmp")
         save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp)
