@@ -12,8 +12,11 @@ from harness.synset import load_synset
 
 ARGS = ["--dataset", "mnist-tiny", "--ipc", "2", "--iterations", "3", "--real-batch", "8", "--device", "cpu",
         "--no-progress"]
-# DM shares nothing across classes; NCFM's sampling network is shared, so its gradient is all-reduced.
-DISTILLERS = {"dm": [], "ncfm": ["--set", "num_freqs=64", "--set", "pretrained=1"]}
+# (extra flags, tolerance). DM and ncfm-nopsi share nothing across classes: bit-identical sets.
+# NCFM's sampling network psi is shared: its gradient is summed over class blocks in one process
+# and over ranks by all-reduce, in another order; Adam's first steps magnify that round-off where
+# a gradient is near zero (measured after 3 iterations: max 4.6e-5, mean 4e-7, pixels within +-3).
+DISTILLERS = {"dm": ([], 0.0), "ncfm": (["--set", "num_freqs=64", "--set", "pretrained=1"], 1e-4)}
 
 
 def test_shard_covers_every_class_once():
@@ -24,7 +27,7 @@ def test_shard_covers_every_class_once():
 
 def _run(cmd, distiller, out):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = ["--distiller", distiller, *DISTILLERS[distiller], *ARGS, "--output", str(out)]
+    args = ["--distiller", distiller, *DISTILLERS[distiller][0], *ARGS, "--output", str(out)]
     done = subprocess.run(cmd + args, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return load_synset(out)
@@ -38,7 +41,4 @@ def test_two_gloo_ranks_match_one_process(tmp_path, distiller):
     sharded = _run(torchrun, distiller, tmp_path / "two.safetensors")
     assert sharded.meta["world_size"] == 2 and single.meta["world_size"] == 1
     assert torch.equal(sharded.labels, single.labels)
-    # DM's sets are bit-identical on this CPU; NCFM's differ only by the order in which psi's gradient
-    # is summed (over class blocks in one process, over ranks by all-reduce). The bound allows for
-    # that round-off and for kernels whose round-off depends on batch shape.
-    assert torch.allclose(sharded.images, single.images, atol=1e-5)
+    assert (sharded.images - single.images).abs().max() <= DISTILLERS[distiller][1]
