@@ -71,13 +71,18 @@ def fmt_number(x, digits: int = 2) -> str:
     return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+WRAP_AFTER = 4
+
+
 def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[str, str, callable]],
                col_key, row_header: str) -> Table:
     """Pivot ``long`` (one row per (row value, column key)) into a table; best per column in bold.
 
     ``columns`` lists (header suffix, numeric field ranked for bold or None, formatter); every
     distinct ``col_key(r)`` gives one column per entry, left out when it has no value in any row.
-    Higher is better; NaN is never bold, nor the only value of a column.
+    Higher is better; NaN is never bold, nor the only value of a column. A table of more than
+    ``WRAP_AFTER`` value columns wraps its cells, so the last column (e.g. the final continual step)
+    stays on screen instead of behind a horizontal scroll.
     """
     long = long.assign(_col=[col_key(r) for _, r in long.iterrows()])
     row_keys = sorted(dict.fromkeys(long[row]), key=lambda name: (is_baseline(name), str(name)))
@@ -94,7 +99,8 @@ def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[s
             header.append(f"{ck}{suffix}".strip())
             for cells, cell in zip(body, column):
                 cells.append(cell)
-    return Table(caption, header, [[t for t, _ in cells] for cells in body], [[b for _, b in cells] for cells in body])
+    return Table(caption, header, [[t for t, _ in cells] for cells in body], [[b for _, b in cells] for cells in body],
+                 wrap=len(header) - 1 > WRAP_AFTER)
 
 
 def is_baseline(name) -> bool:
