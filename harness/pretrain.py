@@ -48,19 +48,18 @@ def get_pretrained(dataset: str, arch: str = "convnet", seed: int = 0, recipe: E
         train = load_dataset(dataset, "train", imbalance=imbalance)
         model = init_model(arch, train.info, seed, device)
         init_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
-        images, labels = train.normalised(device=device), train.labels
         if 0 < max_images < len(train):
-            keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(mix_seed(seed, -7)))[:max_images]
-            images, labels = images[keep.to(images.device)], labels[keep]
-        log(f"pretraining {arch} seed {seed} on {dataset} ({recipe.epochs} epochs, {len(labels)} images)")
+            keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(mix_seed(seed, -7)))
+            train = train.subset(keep[:max_images])
+        log(f"pretraining {arch} seed {seed} on {dataset} ({recipe.epochs} epochs, {len(train)} images)")
         with measure(device) as m, tqdm(total=recipe.epochs, desc=f"pretrain {arch} seed {seed}", unit="epoch",
                                         disable=None) as bar:
-            train_model(model, images, labels, recipe, seed, bar)
+            train_model(model, train.normalised(device=device), train.labels, recipe, seed, bar)
         metrics = test_model(model, load_dataset(dataset, "test", imbalance=imbalance))
         save_file(init_state, init_path)
         atomic_write_text(folder / "manifest.json", json.dumps({
             "dataset": dataset, "arch": arch, "seed": seed, "recipe": recipe.as_dict(),
-            "recipe_fingerprint": recipe.fingerprint(), "images": len(labels), "test_accuracy": metrics["accuracy"],
+            "recipe_fingerprint": recipe.fingerprint(), "images": len(train), "test_accuracy": metrics["accuracy"],
             "timing": m.as_dict(), **environment()}, indent=2, default=str))
         tmp = final_path.with_name("final.tmp")
         save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp)

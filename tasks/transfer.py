@@ -47,14 +47,15 @@ PROFILES: dict[str, Profile] = {
     # CPU, under 10 minutes on 2 cores for MNIST IPC 10, 3 seeds: the published recipe (SGD lr
     # 0.01, momentum 0.9, wd 5e-4, batch 256, DSA) cut to 50 epochs with lr x0.1 at epoch 25;
     # 100 distillation iterations with 32 real images per class, one network pretrained on 10,000
-    # training images for NCFM/CSDM's hybrid extractor; ConvNet and the MLP. The unnormalised AlexNet and LeNet stay
-    # near chance after 50 steps (dm, MNIST IPC 10: 12.6% and 23.5%), so they need ``paper``.
+    # training images for NCFM/CSDM's hybrid extractor; ConvNet and the MLP. The unnormalised
+    # AlexNet and LeNet stay near chance after 50 steps (dm, MNIST IPC 10: 12.6% and 23.5%), so
+    # they need ``paper``.
     "quick": Profile(PROTOCOLS["quick"].with_overrides(name="transfer-quick", epochs=50),
                      (("iterations", 100), ("real_batch", 32), ("pretrained", 1), ("pretrain_images", 10000)),
                      ("convnet", "mlp")),
     # GPU: the published protocol (1000 epochs, lr x0.1 at 500) and each distiller's own
-    # (published) budget, e.g. DM 20000 iterations with 256 real images per class; all five
-    # architectures of the transfer tables.
+    # (published) budget, e.g. DM 20000 iterations with 256 real images per class; the MLP and
+    # the five architectures of the transfer tables.
     "paper": Profile(PROTOCOLS["paper"], (), ("convnet", "mlp", "alexnet", "vgg11", "resnet18", "vit")),
     # Tests and smoke runs only: 5 epochs, 2 distillation iterations of 8 real images per class.
     "smoke": Profile(PROTOCOLS["smoke"], (("iterations", 2), ("real_batch", 8)), ("convnet",)),

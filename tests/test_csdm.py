@@ -10,8 +10,8 @@ import torch
 from distillers import create_distiller
 from distillers.base import RunContext
 from distillers.csdm import balanced_alpha, class_alphas
-from distillers.matching import pad_by_group
 from distillers.discrepancy import sdd
+from distillers.matching import pad_by_group
 from distillers.runner import distil
 from harness.data.longtail import long_tailed_counts
 from harness.errors import HarnessError

@@ -14,11 +14,16 @@ import torch.nn as nn
 from harness.models.registry import register_model
 
 
+def first_padding(image_size: int, kernel: int) -> int:
+    """Padding that makes the first conv's output 32x32 for 28x28 inputs, 'same' otherwise."""
+    return kernel // 2 + (32 - image_size) // 2 if image_size < 32 else kernel // 2
+
+
 class ConvNet(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, image_size: int, depth: int = 3, width: int = 128):
         super().__init__()
         layers: list[nn.Module] = []
-        first_pad = 1 + (32 - image_size) // 2 if image_size < 32 else 1  # 28 -> 32, as the reference
+        first_pad = first_padding(image_size, 3)
         channels, size = in_channels, image_size + 2 * (first_pad - 1)
         for d in range(depth):
             layers += [

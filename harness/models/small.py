@@ -10,12 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from harness.models.convnet import first_padding
 from harness.models.registry import register_model
-
-
-def _first_padding(image_size: int, kernel: int) -> int:
-    """Padding that makes the first conv's output 32x32 for 28x28 inputs, 'same' otherwise."""
-    return kernel // 2 + (32 - image_size) // 2 if image_size < 32 else kernel // 2
 
 
 class MLP(nn.Module):
@@ -35,7 +31,7 @@ class LeNet(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
-        pad = _first_padding(image_size, 5) - 2  # 'valid' at 32x32, as the original
+        pad = first_padding(image_size, 5) - 2  # 'valid' at 32x32, as the original
         size = ((image_size + 2 * pad - 4) // 2 - 4) // 2
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=pad), nn.ReLU(inplace=True), nn.MaxPool2d(2),
@@ -52,7 +48,7 @@ class AlexNet(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
-        pad = _first_padding(image_size, 5)
+        pad = first_padding(image_size, 5)
         size = image_size + 2 * pad - 4
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 128, 5, padding=pad), nn.ReLU(inplace=True), nn.MaxPool2d(2),
@@ -82,7 +78,7 @@ class VGG11(nn.Module):
                 layers.append(nn.MaxPool2d(2))
                 size //= 2
                 continue
-            pad = _first_padding(image_size, 3) if first else 1
+            pad = first_padding(image_size, 3) if first else 1
             layers += [nn.Conv2d(channels, item, 3, padding=pad), nn.GroupNorm(item, item), nn.ReLU(inplace=True)]
             size = size + 2 * pad - 2
             channels, first = item, False
