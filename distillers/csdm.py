@@ -130,7 +130,7 @@ class CSDM(IterativeDistiller):
         self.per_class = ipc * self.factor**2
         self.syn_group = torch.arange(len(self.classes), device=run.device).repeat_interleave(self.per_class)
         self.optimizer = torch.optim.Adam([self.images], lr=cfg.lr_images)
-        self.dsa = DSAConfig() if cfg.dsa else None
+        self.dsa = DSAConfig().for_dataset(data.info) if cfg.dsa else None
 
     def extra_meta(self) -> dict:
         return {"class_alpha": self.class_alpha, "alpha_0": self.alpha_0, **formation_meta(self.ipc, self.factor)}

@@ -45,7 +45,7 @@ def init_from_real(data: ImageData, ipc: int, seed: int, device, classes: list[i
         x = data.normalised(pick, device)
         if len(by_class[c]) < ipc:
             fresh = torch.arange(ipc) >= len(by_class[c])
-            x[fresh] = augment(x[fresh], DSAConfig(), generator=gen)
+            x[fresh] = augment(x[fresh], DSAConfig().for_dataset(data.info), generator=gen)
         images.append(x)
         labels.append(torch.full((ipc,), c, dtype=torch.long))
     return torch.cat(images), torch.cat(labels).to(device)

@@ -140,7 +140,7 @@ class NCFM(IterativeDistiller):
         images, self.labels = init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
         self.images = images.requires_grad_(True)
         self.optimizer = torch.optim.AdamW([self.images], lr=cfg.lr_images, weight_decay=cfg.weight_decay)
-        self.dsa = DSAConfig() if cfg.dsa else None
+        self.dsa = DSAConfig().for_dataset(data.info) if cfg.dsa else None
         with torch.no_grad():
             self.dim = self.extractor(run.seed, 0).embed(self.images[:1]).shape[1]
         self.psi, self.psi_optimizer = None, None

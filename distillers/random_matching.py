@@ -59,7 +59,7 @@ class RandomNetworkMatching(IterativeDistiller):
         self.images = images.requires_grad_(True)
         self.syn_group = torch.arange(len(self.classes), device=run.device).repeat_interleave(ipc)
         self.optimizer = torch.optim.SGD([self.images], lr=self.config.lr_images, momentum=self.config.momentum)
-        self.dsa = DSAConfig() if self.config.dsa else None
+        self.dsa = DSAConfig().for_dataset(data.info) if self.config.dsa else None
         self.prepare(data, ipc, run)
 
     def prepare(self, data: ImageData, ipc: int, run: RunContext) -> None:

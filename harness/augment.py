@@ -14,7 +14,7 @@ Every random draw is a uniform number per image, so the same draw can be shared:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,13 @@ class DSAConfig:
     cutout: float = 0.5
     scale: float = 1.2
     rotate_degrees: float = 15.0
+
+    def for_dataset(self, info) -> "DSAConfig":
+        """The strategy for a dataset: without ``flip`` where a mirrored image changes its label
+        (``info.mirror_invariant`` False: digits), as the DSA/DM authors run MNIST and SVHN."""
+        if info.mirror_invariant or "flip" not in self.families():
+            return self
+        return replace(self, strategy="_".join(f for f in self.families() if f != "flip"))
 
     def families(self) -> tuple[str, ...]:
         names = tuple(self.strategy.split("_")) if self.strategy else ()

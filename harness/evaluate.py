@@ -49,7 +49,7 @@ def main(argv=None) -> None:
     records = evaluate_synset(synset, sha, arch_list(args.archs), list(range(args.seeds)), protocol,
                               default_store("evaluate"), resolve_device(args.device), progress=not args.no_progress)
     print(f"{synset.meta.get('distiller')} on {synset.info.name}, ipc {synset.ipc}, protocol {protocol.name} "
-          f"({protocol.fingerprint()}), test accuracy %:")
+          f"({protocol.for_dataset(synset.info).fingerprint()}), test accuracy %:")
     print(format_summary(synset.meta.get("distiller", "?"), summary_by_arch(records)))
     print(f"records: {records_path('evaluate')}")
 

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from harness.data import load_dataset
 from harness.longtail_metrics import shot_group_accuracy
+from harness.models.fingerprint import arch_cell
 from harness.multiseed import seed_groups, train_and_test_seeds
 from harness.protocol import EvalProtocol
 from harness.provenance import measure
@@ -36,7 +37,9 @@ def synset_cell(synset: SyntheticSet, sha256: str, task: str) -> dict:
 
 def result_base(synset: SyntheticSet, sha256: str, protocol: EvalProtocol, task: str = "evaluate",
                 cell_extra: dict | None = None) -> dict:
-    """A result cell without its (arch, seed): add ``arch`` and ``seed`` to get the full cell."""
+    """A result cell without its (arch, seed): add ``arch`` and ``seed`` to get the full cell.
+    The protocol is named as run on the set's dataset (:meth:`EvalProtocol.for_dataset`)."""
+    protocol = protocol.for_dataset(synset.info)
     return {**synset_cell(synset, sha256, task), **(cell_extra or {}),
             "protocol_name": protocol.name, "protocol_fingerprint": protocol.fingerprint()}
 
@@ -45,13 +48,14 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
                     protocol: EvalProtocol, store: RecordStore, device="cpu", task: str = "evaluate",
                     progress: bool = True, cell_extra: dict | None = None) -> list[dict]:
     """Train/test every missing (arch, seed) cell and return all of this set's records for them."""
+    protocol = protocol.for_dataset(synset.info)
     test = load_dataset(synset.info.name, "test", imbalance=synset.info.imbalance)
     targets = synset.targets(protocol.label_type)
     base = result_base(synset, sha256, protocol, task, cell_extra)
     long_tailed = synset.info.imbalance > 1  # many/medium/few-shot groups by training class size
     train_counts = load_dataset(synset.info.name, "train", imbalance=synset.info.imbalance).class_counts() \
         if long_tailed else None
-    todo = [(a, s) for a in archs for s in seeds if not store.has({**base, "arch": a, "seed": s})]
+    todo = [(a, s) for a in archs for s in seeds if not store.has({**base, **arch_cell(a, test.info), "seed": s})]
     bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="model-epoch",
                disable=not progress or not todo)
     for arch in archs:  # seeds of one architecture train together where it batches (harness.multiseed)
@@ -65,7 +69,7 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
                 if long_tailed:
                     shot_metrics, extra = shot_group_accuracy(metrics["per_class_accuracy"], train_counts)
                     metrics = {**metrics, **shot_metrics}
-                store.append({**base, "arch": arch, "seed": seed}, metrics, protocol.as_dict(),
+                store.append({**base, **arch_cell(arch, test.info), "seed": seed}, metrics, protocol.as_dict(),
                              {**m.as_dict(), "device": str(device), "seeds_trained_together": len(group)}, extra)
     bar.close()
     wanted = {(a, s) for a in archs for s in seeds}

@@ -38,6 +38,13 @@ class EvalProtocol:
         body = {k: v for k, v in self.as_dict().items() if k != "name"}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
+    def for_dataset(self, info) -> "EvalProtocol":
+        """The protocol as run on a dataset (DSA without flip on digits, :meth:`DSAConfig.for_dataset`);
+        its fingerprint is the one recorded, so MNIST results never pool with flipped-digit ones."""
+        if self.augmentation is None:
+            return self
+        return replace(self, augmentation=self.augmentation.for_dataset(info))
+
     def with_overrides(self, **changes) -> "EvalProtocol":
         known = [f.name for f in fields(self)]
         for key in changes:

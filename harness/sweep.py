@@ -76,6 +76,7 @@ def _artifact(cell: SweepCell) -> Path:
 def is_done(cell: SweepCell) -> bool:
     """Recorded already? Only possible when its artifact exists (the record names its checksum)."""
     from harness.evaluation import default_store, read_synset, result_base
+    from harness.models.fingerprint import arch_cell
     from harness.protocol import get_protocol
 
     path = _artifact(cell)
@@ -83,7 +84,7 @@ def is_done(cell: SweepCell) -> bool:
         return False
     synset, sha = read_synset(path, cell.dataset)
     base = result_base(synset, sha, get_protocol(cell.protocol))
-    return default_store("evaluate").has({**base, "arch": cell.arch, "seed": cell.seed})
+    return default_store("evaluate").has({**base, **arch_cell(cell.arch, synset.info), "seed": cell.seed})
 
 
 def run_cell(cell: SweepCell, output: str) -> dict:

@@ -23,7 +23,7 @@ skipped on rerun (a memory's earlier steps only refill the buffer).
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Callable
 
 import torch
@@ -36,6 +36,7 @@ from distillers.selection import EmbeddingSelection, Herding
 from harness.augment import DSAConfig, augment, mix_seed
 from harness.data import ImageData, load_dataset
 from harness.errors import HarnessError
+from harness.models.fingerprint import arch_cell
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
@@ -224,10 +225,11 @@ def check_config(config: CLConfig, num_classes: int) -> None:
         raise HarnessError("no memories to compare: give at least one baseline or distiller")
 
 
-def cells_for(config: CLConfig, memory: str, seed: int, order: list[int], distiller_config: dict | None) -> list[dict]:
+def cells_for(config: CLConfig, info, memory: str, seed: int, order: list[int],
+              distiller_config: dict | None) -> list[dict]:
     common = {"task": TASK, "memory": memory, "distiller": None if memory in BASELINES else memory,
               "distiller_config": distiller_config, "dataset": config.dataset, "steps": config.steps,
-              "memory_per_class": config.memory, "seed": seed, "class_order": order, "arch": config.arch,
+              "memory_per_class": config.memory, "seed": seed, "class_order": order, **arch_cell(config.arch, info),
               "protocol_name": config.protocol.name, "protocol_fingerprint": config.protocol.fingerprint()}
     return [{**common, "step": step} for step in range(1, config.steps + 1)]
 
@@ -251,6 +253,7 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
     train, test = load_dataset(config.dataset, "train"), load_dataset(config.dataset, "test")
     info = train.info
     check_config(config, info.num_classes)
+    config = replace(config, protocol=config.protocol.for_dataset(info))  # DSA without flip on digits
     plans = {m: ({}, None) if m in BASELINES else distiller_plan(m, config.distiller_settings) for m in config.memories}
     device = torch.device(config.device)
     train_set = _avalanche_dataset(train.normalised(), train.labels)
@@ -260,7 +263,7 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
     bar = tqdm(total=len(work) * config.steps, desc="continual", disable=not config.progress)
     for memory, seed in work:
         order = class_order(info.num_classes, seed)
-        cells = cells_for(config, memory, seed, order, plans[memory][1])
+        cells = cells_for(config, info, memory, seed, order, plans[memory][1])
         wanted += cells
         if all(store.has(c) for c in cells):
             bar.update(len(cells))

@@ -15,7 +15,7 @@ per (method, seed) in ``<output>/records/debias.jsonl``; recorded cells are skip
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 
@@ -26,6 +26,7 @@ from harness.data.attributes import attribute_of
 from harness.data.spurious import NAME as STAND_IN
 from harness.errors import HarnessError
 from harness.group_metrics import group_metrics
+from harness.models.fingerprint import arch_cell
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
@@ -87,6 +88,7 @@ def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> li
     store = store or RecordStore(records_path(TASK))
     attribute_of(config.dataset)  # refuses a dataset without a spurious attribute, before any work
     test = load_dataset(config.dataset, "test")
+    config = replace(config, protocol=config.protocol.for_dataset(test.info))  # DSA without flip on digits
     budget = {"iterations": config.iterations, "real_batch": config.real_batch}
     plans = {name: method_plan(name, budget) for name in config.methods}
     device = torch.device(config.device)
@@ -95,7 +97,7 @@ def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> li
         for seed in range(config.seeds):
             cell = {"task": TASK, "method": name, "distiller": distiller, "distiller_config": distiller_config,
                     "dataset": config.dataset, "ipc": config.ipc, "distill_seed": seed, "seed": seed,
-                    "arch": config.arch, "protocol_name": config.protocol.name,
+                    **arch_cell(config.arch, test.info), "protocol_name": config.protocol.name,
                     "protocol_fingerprint": config.protocol.fingerprint()}
             wanted.append(cell)
             if store.has(cell):

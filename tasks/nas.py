@@ -25,7 +25,7 @@ skipped on rerun. ``protocol_fingerprint`` covers both the search protocol and t
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from tqdm.auto import tqdm
@@ -192,6 +192,8 @@ def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[
     truth = make_ground_truth(config.ground_truth, config.dataset, config.nb201_file, config.gt_budget, device,
                               config.progress)
     sets = proxy_sets(config, device, log)
+    training = config.protocol.training.for_dataset(sets[0][0].info)  # DSA without flip on digits
+    config = replace(config, protocol=replace(config.protocol, training=training))
     truth.prepare(archs)
     fingerprint = nas_fingerprint(config.protocol, truth)
     train_proxies(sets, archs, config, truth, fingerprint, store, device)

@@ -114,7 +114,7 @@ def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> 
     for p in paths:
         s, sha = read_synset(p, synset.info.name)
         log(f"transfer: evaluating {s.meta.get('distiller')} ({p.name}) on {', '.join(config.archs)}, "
-            f"{config.seeds} seeds, protocol {config.protocol.name} ({config.protocol.fingerprint()})")
+            f"{config.seeds} seeds, protocol {config.protocol.name} ({config.protocol.for_dataset(s.info).fingerprint()})")
         for r in evaluate_synset(s, sha, list(config.archs), list(range(config.seeds)), config.protocol, store,
                                  torch.device(config.device), task=TASK, progress=config.progress):
             records[r["key"]] = r

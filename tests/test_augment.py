@@ -35,3 +35,17 @@ def test_keyed_draws_do_not_depend_on_batching():
 def test_unknown_family_is_refused():
     with pytest.raises(ValueError, match="unknown DSA family"):
         augment(torch.zeros(1, 1, 4, 4), DSAConfig(strategy="color_blur"))
+
+
+def test_digits_are_never_flipped_and_their_protocol_says_so():
+    from harness.data import load_dataset
+    from harness.protocol import get_protocol
+
+    mnist, fashion = load_dataset("mnist-tiny", "test").info, load_dataset("fashion-mnist-tiny", "test").info
+    assert "flip" not in DSAConfig().for_dataset(mnist).families()
+    assert DSAConfig().for_dataset(fashion) == DSAConfig()
+    paper = get_protocol("paper")
+    assert paper.for_dataset(fashion).fingerprint() == paper.fingerprint()
+    assert paper.for_dataset(mnist).fingerprint() != paper.fingerprint()  # never pooled with flipped digits
+    assert paper.for_dataset(mnist).augmentation.strategy == "color_crop_cutout_scale_rotate"
+    assert get_protocol("smoke").with_overrides(augmentation=None).for_dataset(mnist).augmentation is None

@@ -29,3 +29,15 @@ def test_resnet18_has_the_cifar_stem():
     net = build_model("resnet18", 3, 10, 32)
     assert net.conv1.kernel_size == (3, 3) and net.conv1.stride == (1, 1)
     assert isinstance(net.maxpool, torch.nn.Identity)
+
+
+def test_arch_fingerprint_follows_the_definition_and_draws_no_random_numbers():
+    from harness.models.fingerprint import arch_fingerprint
+
+    state = torch.random.get_rng_state()
+    convnet = arch_fingerprint("convnet", 1, 10, 28)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert convnet == arch_fingerprint("convnet", 1, 10, 28)
+    others = {arch_fingerprint("convnet4", 1, 10, 28), arch_fingerprint("convnet", 3, 10, 32),
+              arch_fingerprint("convnet", 1, 100, 28), arch_fingerprint("mlp", 1, 10, 28)}
+    assert convnet not in others and len(others) == 4

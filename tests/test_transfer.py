@@ -6,6 +6,7 @@ import pytest
 
 import harness.evaluation
 from harness.errors import HarnessError
+from harness.models.fingerprint import arch_fingerprint
 from harness.records import RecordStore, records_path
 from harness.transfer import main
 from tasks.transfer import PROFILES, TransferConfig, compare, run
@@ -38,6 +39,9 @@ def test_task_resumes_after_interruption_keeping_finished_cells(monkeypatch):
     assert len({r["key"] for r in records}) == 8
     cells = {(r["distiller"], r["arch"], r["seed"]) for r in records}
     assert cells == {(d, a, s) for d in ("dm", "random") for a in ARCHS for s in (0, 1)}
+    mnist = {"channels": 1, "num_classes": 10, "size": 28}
+    assert all(r["arch_fingerprint"] == arch_fingerprint(r["arch"], *mnist.values()) for r in records)
+    assert all(r["protocol"]["augmentation"]["strategy"] == "color_crop_cutout_scale_rotate" for r in records)
     assert len(RecordStore(path).load()) == 8 and run(CONFIG, log=lambda _: None) and len(path.read_text().splitlines()) == 8
 
     rows = compare(records)

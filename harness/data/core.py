@@ -30,6 +30,7 @@ class DatasetInfo:
     class_names: tuple[str, ...]
     source: str = ""
     imbalance: float = 1.0
+    mirror_invariant: bool = True  # a left-right flip keeps the label (False for digits: DSA skips flip)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

