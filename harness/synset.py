@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from harness.checkpoint import atomic_write_text
 from harness.data import DatasetInfo
+from harness.data.core import registered_info
 from harness.errors import HarnessError
 from harness.provenance import environment, now_iso
 
@@ -97,6 +98,16 @@ def read_manifest(path: Path) -> dict:
         raise HarnessError(f"manifest {mpath} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
+def manifest_dataset_info(manifest: dict) -> DatasetInfo:
+    """The manifest's dataset facts; a field added since it was written (``mirror_invariant``)
+    comes from the registered dataset, so older artifacts are augmented as new ones are."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["dataset_info"].items()}
+    registered = registered_info(manifest["dataset"])
+    if "mirror_invariant" not in fields and registered is not None:
+        fields["mirror_invariant"] = registered.mirror_invariant
+    return DatasetInfo(**fields)
+
+
 def load_synset(path: Path, expect_dataset: str | None = None) -> SyntheticSet:
     """Load and verify an artifact; ``expect_dataset`` refuses a set distilled from another dataset."""
     path = Path(path).with_suffix(".safetensors")
@@ -112,7 +123,7 @@ def load_synset(path: Path, expect_dataset: str | None = None) -> SyntheticSet:
                            f"evaluate it with --dataset {manifest['dataset']}")
     tensors = load_file(path)
     images, labels = tensors["images"], tensors["labels"]
-    info = DatasetInfo(**{k: tuple(v) if isinstance(v, list) else v for k, v in manifest["dataset_info"].items()})
+    info = manifest_dataset_info(manifest)
     expected = [manifest["num_images"], *manifest["image_shape"]]
     if list(images.shape) != expected or list(images.shape[1:]) != list(info.image_shape) or len(labels) != len(images):
         raise HarnessError(f"{path} holds images {list(images.shape)} and {len(labels)} labels but its manifest "

@@ -29,6 +29,15 @@ def test_round_trip(saved):
         assert key in manifest
 
 
+def test_manifest_from_before_a_dataset_field_takes_the_registered_value(saved):
+    path, _ = saved
+    manifest_file = path.with_suffix(".json")
+    manifest = json.loads(manifest_file.read_text())
+    assert manifest["dataset_info"].pop("mirror_invariant") is False  # mnist-tiny: digits
+    manifest_file.write_text(json.dumps(manifest))
+    assert load_synset(path).info.mirror_invariant is False  # not the field's default, True
+
+
 def test_corrupted_artifact_is_refused(saved):
     path, _ = saved
     raw = bytearray(path.read_bytes())

@@ -113,6 +113,17 @@ def dataset_names() -> list[str]:
     return sorted(base + [f"{n}-lt" for n in base])
 
 
+def base_name(name: str) -> str:
+    """The registered dataset behind ``name``: ``<name>-lt`` is a view of ``<name>``."""
+    return name[:-3] if name.endswith("-lt") and name[:-3] in DATASETS else name
+
+
+def registered_info(name: str) -> DatasetInfo | None:
+    """The registered facts of ``name``'s dataset (without loading it); None when unknown."""
+    base = base_name(name)
+    return DATASETS.get(base).info if base in DATASETS else None
+
+
 def _read(spec: DatasetSpec, split: str) -> dict[str, torch.Tensor]:
     """The reader's tensors by name: images, labels and (when it gives them) attributes."""
     return dict(zip(("images", "labels", "attributes"), spec.read(split)))
@@ -143,7 +154,7 @@ def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: f
         raise HarnessError(f"unknown split '{split}': use one of {', '.join(SPLITS)}")
     from harness.data.longtail import long_tailed
 
-    base = name[:-3] if name.endswith("-lt") and name[:-3] in DATASETS else name
+    base = base_name(name)
     if base not in DATASETS:
         from harness.registry import did_you_mean
 
