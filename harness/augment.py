@@ -44,6 +44,10 @@ class DSAConfig:
             return self
         return replace(self, strategy="_".join(f for f in self.families() if f != "flip"))
 
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Per-image draws (evaluation training); the protocol's augmentation interface."""
+        return augment(x, self, generator=generator)
+
     def families(self) -> tuple[str, ...]:
         names = tuple(self.strategy.split("_")) if self.strategy else ()
         unknown = [n for n in names if n not in FAMILIES]

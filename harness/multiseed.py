@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from harness.augment import augment, mix_seed
+from harness.augment import mix_seed
 from harness.data import DatasetInfo, ImageData
 from harness.protocol import EvalProtocol
 from harness.train import init_model, make_optimizer, soft_cross_entropy, test_model, train_model
@@ -80,7 +80,7 @@ def train_seeds(arch: str, images: torch.Tensor, targets: torch.Tensor, info: Da
         for step in range(steps):
             xs = [images[order[step]] for order in orders]
             if protocol.augmentation is not None:
-                xs = [augment(x, protocol.augmentation, generator=g) for x, g in zip(xs, gens)]
+                xs = [protocol.augmentation.apply(x, g) for x, g in zip(xs, gens)]
             ys = torch.stack([targets[order[step]] for order in orders])
             loss = batched_loss(dict(zip(names, holder)), buffers, torch.stack(xs), ys).sum()
             opt.zero_grad(set_to_none=True)

@@ -12,8 +12,12 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 
 from harness.augment import DSAConfig
+from harness.dc_augment import DCAugConfig
 from harness.errors import HarnessError
 from harness.registry import did_you_mean
+
+
+Augmentation = DSAConfig | DCAugConfig  # anything with ``apply(x, generator)`` and ``for_dataset(info)``
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class EvalProtocol:
     batch_size: int = 256
     lr_milestones: tuple[float, ...] = (0.5,)  # fractions of training where lr is multiplied by lr_gamma
     lr_gamma: float = 0.1
-    augmentation: DSAConfig | None = DSAConfig()
+    augmentation: Augmentation | None = DSAConfig()
     label_type: str = "hard"  # "hard", or "soft" when the set carries soft labels
     reported_epoch: str = "final"
     optimizer: str = "sgd"
@@ -39,8 +43,9 @@ class EvalProtocol:
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
     def for_dataset(self, info) -> "EvalProtocol":
-        """The protocol as run on a dataset (DSA without flip on digits, :meth:`DSAConfig.for_dataset`);
-        its fingerprint is the one recorded, so MNIST results never pool with flipped-digit ones."""
+        """The protocol as run on a dataset (DSA without flip on digits, :meth:`DSAConfig.for_dataset`;
+        DC's augmentation on MNIST only, :meth:`DCAugConfig.for_dataset`); its fingerprint is the
+        one recorded, so MNIST results never pool with flipped-digit ones."""
         if self.augmentation is None:
             return self
         return replace(self, augmentation=self.augmentation.for_dataset(info))
@@ -59,6 +64,10 @@ PROTOCOLS: dict[str, EvalProtocol] = {
     "paper": EvalProtocol(name="paper", epochs=1000),
     # A CPU budget: the same recipe shortened to 300 epochs (lr x0.1 at epoch 150).
     "quick": EvalProtocol(name="quick", epochs=300),
+    # DC's evaluation (Zhao et al. 2021), under which DC published the random / herding / k-center
+    # baselines later tables copy: the same SGD recipe, 300 epochs, lr x0.1 at half, DC's
+    # augmentation (one of crop, scale, rotate per image) on MNIST and none elsewhere.
+    "dc": EvalProtocol(name="dc", epochs=300, augmentation=DCAugConfig()),
     # For tests and smoke runs only.
     "smoke": EvalProtocol(name="smoke", epochs=5),
 }

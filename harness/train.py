@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness.augment import augment, mix_seed
+from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.models import build_model
 from harness.protocol import EvalProtocol
@@ -54,7 +54,7 @@ def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, p
         for batch in order.split(protocol.batch_size):
             x = images[batch]
             if protocol.augmentation is not None:
-                x = augment(x, protocol.augmentation, generator=gen)
+                x = protocol.augmentation.apply(x, gen)
             loss = soft_cross_entropy(model(x), targets[batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()

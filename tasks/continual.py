@@ -33,11 +33,11 @@ from distillers.base import create_distiller
 from distillers.matching import REAL_CHUNK, random_network
 from distillers.runner import distil
 from distillers.selection import EmbeddingSelection, Herding
-from harness.augment import DSAConfig, augment, mix_seed
+from harness.augment import mix_seed
 from harness.data import ImageData, load_dataset
 from harness.errors import HarnessError
 from harness.models.fingerprint import arch_cell
-from harness.protocol import PROTOCOLS, EvalProtocol
+from harness.protocol import PROTOCOLS, Augmentation, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
 from harness.stats import summarize
@@ -160,10 +160,10 @@ def _plugins():
 
     class ProtocolDraws(SupervisedPlugin):
         """Training draws keyed by (seed, step) alone, whatever ran before (e.g. a distillation):
-        batch order from the global generator, reseeded once the memory is made; DSA on every
-        mini-batch (per-sample draws from its own generator) when the protocol augments."""
+        batch order from the global generator, reseeded once the memory is made; the protocol's
+        augmentation (DSA or DC) on every mini-batch, per-sample draws from its own generator."""
 
-        def __init__(self, cfg: DSAConfig | None, seed: int):
+        def __init__(self, cfg: Augmentation | None, seed: int):
             super().__init__()
             self.cfg, self.seed = cfg, seed
             self.generator = torch.Generator()
@@ -175,7 +175,7 @@ def _plugins():
 
         def before_forward(self, strategy, **kwargs):
             if self.cfg is not None:
-                strategy.mbatch[0] = augment(strategy.mb_x, self.cfg, generator=self.generator)
+                strategy.mbatch[0] = self.cfg.apply(strategy.mb_x, self.generator)
 
     return FixedMemoryBuffer, MemoryGDumb, ProtocolDraws
 

@@ -49,3 +49,42 @@ def test_digits_are_never_flipped_and_their_protocol_says_so():
     assert paper.for_dataset(mnist).fingerprint() != paper.fingerprint()  # never pooled with flipped digits
     assert paper.for_dataset(mnist).augmentation.strategy == "color_crop_cutout_scale_rotate"
     assert get_protocol("smoke").with_overrides(augmentation=None).for_dataset(mnist).augmentation is None
+
+
+@pytest.mark.parametrize("operation", ["crop", "scale", "rotate", "noise"])
+def test_dc_operations_change_images_reproducibly(operation):
+    from harness.dc_augment import DCAugConfig
+
+    x = torch.randn(8, 1, 16, 16)
+    cfg = DCAugConfig(strategy=operation)
+    y = cfg.apply(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and not torch.allclose(y, x)
+    assert torch.equal(y, cfg.apply(x, torch.Generator().manual_seed(0)))
+
+
+def test_dc_crop_is_an_integer_shift_filled_with_the_channel_mean():
+    from harness.dc_augment import DCAugConfig
+
+    x = torch.randn(16, 2, 12, 12)
+    y = DCAugConfig(strategy="crop", crop=3).apply(x, torch.Generator().manual_seed(1))
+    mean = x.mean(dim=(0, 2, 3))
+    for xi, yi in zip(x, y):
+        matches = [(dy, dx) for dy in range(-3, 3) for dx in range(-3, 3)
+                   if torch.allclose(yi[:, 3:9, 3:9], xi[:, 3 + dy:9 + dy, 3 + dx:9 + dx], atol=1e-5)]
+        assert len(matches) == 1
+        dy, dx = matches[0]
+        if dy < 0:  # rows shifted in from outside the image hold the mean
+            assert torch.allclose(yi[:, 0], mean.view(2, 1).expand(2, 12), atol=1e-5)
+
+
+def test_dc_protocol_augments_mnist_only():
+    from harness.data import load_dataset
+    from harness.protocol import get_protocol
+
+    mnist, fashion = load_dataset("mnist-tiny", "test").info, load_dataset("fashion-mnist-tiny", "test").info
+    dc = get_protocol("dc")
+    assert dc.for_dataset(mnist).augmentation.operations() == ("crop", "scale", "rotate")
+    assert dc.for_dataset(fashion).augmentation is None
+    assert dc.for_dataset(mnist).fingerprint() != get_protocol("quick").for_dataset(mnist).fingerprint()
+    with pytest.raises(ValueError, match="unknown DC augmentation"):
+        dc.augmentation.__class__(strategy="crop_blur").apply(torch.zeros(1, 1, 4, 4))
