@@ -234,16 +234,30 @@ class DebiasedEnergyMatching(EnergyMatching):
         self.attribute_critic = load_critic(view, data, cfg.critic_arch, cfg.critic_seed, run)
         self.syn_attributes = data.attributes[torch.cat(init_picks(data, ipc, run.seed, self.classes))].to(run.device)
 
-    def attribute_loss(self, syn_images: torch.Tensor) -> torch.Tensor:
-        """sum_c mean_{s in S_c} of the bounded attribute term (class docstring)."""
+    def attribute_terms(self, syn_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(bounded attribute term per image (class docstring), log p(a | s) of its own attribute)."""
         log_p = F.log_softmax(self.attribute_critic(syn_images), dim=1)
         log_a = torch.log(torch.tensor(float(log_p.shape[1]), device=log_p.device))
-        if self.config.attribute_loss == "hinge":
-            own = log_p.gather(1, self.syn_attributes.unsqueeze(1)).squeeze(1)
-            per_image = F.relu(own + log_a)
-        else:
-            per_image = -log_p.mean(1) - log_a
-        return per_image.sum() / self.ipc
+        own = log_p.gather(1, self.syn_attributes.unsqueeze(1)).squeeze(1)
+        per_image = F.relu(own + log_a) if self.config.attribute_loss == "hinge" else -log_p.mean(1) - log_a
+        return per_image, own
+
+    def attribute_loss(self, syn_images: torch.Tensor) -> torch.Tensor:
+        """sum_c mean_{s in S_c} of the bounded attribute term."""
+        return self.attribute_terms(syn_images)[0].sum() / self.ipc
+
+    def extra_meta(self) -> dict:
+        """Whether the attribute critic still recognises the final (unaugmented) synthetic images'
+        attribute: the mean attribute term, the mean p(a | s), and the share of images whose
+        predicted attribute is a; measured on the synthetic set alone, no test data."""
+        with torch.no_grad():
+            per_image, own = self.attribute_terms(self.images)
+            predicted = self.attribute_critic(self.images).argmax(1)
+        return {**super().extra_meta(),
+                "attribute_critic_on_final": {"mean_attribute_term": per_image.mean().item(),
+                                              "mean_p_own_attribute": own.exp().mean().item(),
+                                              "share_predicted_own_attribute":
+                                                  (predicted == self.syn_attributes).float().mean().item()}}
 
     def regulariser(self, batch: MatchBatch) -> torch.Tensor | float:
         label = self.label_critic_loss(batch) if self.critic is not None else 0.0

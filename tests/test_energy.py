@@ -179,3 +179,16 @@ def test_debias_attribute_term_is_bounded_and_zero_at_chance(form):
     assert confident > 0
     if form == "hinge":  # bounded: at most log A per image, i.e. log 2 per class here
         assert confident <= 2 * math.log(2) + 1e-6
+
+
+def test_debias_manifest_says_whether_the_critic_still_sees_the_attribute():
+    data = load_dataset("colored-mnist-spurious-tiny", "train")
+    d = create_distiller("ed-debias", {"iterations": 1, "real_batch": 4})
+    synset = d.distil(data, 2, RunContext(progress=False, log=lambda s: None))
+    seen = synset.meta["attribute_critic_on_final"]
+    with torch.no_grad():
+        p = torch.softmax(d.attribute_critic(synset.images), 1)
+    own = p[torch.arange(len(p)), d.syn_attributes]
+    assert seen["mean_p_own_attribute"] == pytest.approx(own.mean().item(), abs=1e-6)
+    assert seen["share_predicted_own_attribute"] == pytest.approx((p.argmax(1) == d.syn_attributes).float().mean().item())
+    assert seen["mean_attribute_term"] >= 0
