@@ -35,6 +35,7 @@ def format_table(summary: dict[str, dict]) -> str:
 def main(argv=None) -> None:
     from harness.data.core import DATASETS
     from harness.data.spurious import NAME as STAND_IN
+    from harness.distill import parse_settings
     from harness.evaluate import protocol_from_args
     from harness.models import MODELS
     from harness.protocol import PROTOCOLS
@@ -49,6 +50,10 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (distillation and evaluation)")
     parser.add_argument("--iterations", type=int, help="distillation iterations for every iterative method")
     parser.add_argument("--real-batch", type=int, help="real images per class per iteration, every iterative method")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a distiller setting for every method that has it, e.g. --set attribute_weight=10")
+    parser.add_argument("--split", default="test", choices=("test", "val"),
+                        help="where to measure: test (default), or val, the split on which to choose settings")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from: {', '.join(METHODS)}")
     parser.add_argument("--arch", default="convnet", help="evaluation architecture")
     parser.add_argument("--protocol", default="quick", help=f"one of: {', '.join(PROTOCOLS)}")
@@ -60,7 +65,8 @@ def main(argv=None) -> None:
     if args.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1, got {args.seeds}")
     config = DebiasConfig(dataset=args.dataset, ipc=args.ipc, seeds=args.seeds, iterations=args.iterations,
-                          real_batch=args.real_batch,
+                          real_batch=args.real_batch, settings=tuple(parse_settings(args.set).items()),
+                          split=args.split,
                           methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
                           arch=args.arch, protocol=protocol_from_args(args),
                           device=str(resolve_device(args.device)), progress=not args.no_progress)
@@ -69,7 +75,8 @@ def main(argv=None) -> None:
     print(f"de-biased condensation on {args.dataset} ({info.source}), ipc {args.ipc}, {args.seeds} seeds, "
           f"protocol {config.protocol.name} ({config.protocol.fingerprint()}), arch {config.arch}, "
           f"distillation iterations {args.iterations or 'each default'}, real batch "
-          f"{args.real_batch or 'each default'}; test accuracy %, mean +- 95% CI half-width:")
+          f"{args.real_batch or 'each default'}{''.join(f', {k}={v}' for k, v in config.settings)}; "
+          f"{args.split} accuracy %, mean +- 95% CI half-width:")
     print(format_table(summarise(records)))
     print(f"records: {records_path(TASK)}")
 

@@ -126,12 +126,17 @@ def test_group_metrics():
 
 
 def test_stand_in_correlation_rates():
-    from harness.data.spurious import AGREEMENT, TRAIN_SIZE
+    from harness.data.spurious import AGREEMENT, TRAIN_SIZE, VAL_SIZE
 
     train, test = load_dataset("colored-mnist-spurious", "train"), load_dataset("colored-mnist-spurious", "test")
+    val = load_dataset("colored-mnist-spurious", "val")
     assert len(train) == TRAIN_SIZE and len(test) == 10_000 and train.images.shape[1:] == (3, 28, 28)
+    assert len(val) == VAL_SIZE
     assert "STAND-IN" in train.info.source and "not CelebA" in train.info.source
-    for data, rate in ((train, AGREEMENT), (test, 0.5)):
+    # val is carved from MNIST's training images, none of them in train
+    gray = lambda d: {bytes(x) for x in d.images.amax(1).flatten(1).numpy()}  # noqa: E731
+    assert not gray(train) & gray(val)
+    for data, rate in ((train, AGREEMENT), (val, 0.5), (test, 0.5)):
         for c in (0, 1):
             agree = (data.attributes[data.labels == c] == c).float().mean().item()
             assert agree == pytest.approx(rate, abs=1e-3)
@@ -164,3 +169,20 @@ def test_debias_task_tiny_and_resume(output_dir, capsys):
     assert {r["distiller_config"]["iterations"] for r in dm} == {2}
     main(argv)  # everything is recorded: nothing is recomputed
     assert len(RecordStore(records_path("debias")).load()) == 4
+    main(argv[:-1] + ["--split", "val", "--set", "lr_images=3", "--no-progress"])  # val cells are new cells
+    records = RecordStore(records_path("debias")).load()
+    val = [r for r in records if r["split"] == "val"]
+    assert len(records) == 8 and len(val) == 4
+    assert {r["distiller_config"]["lr_images"] for r in val if r["method"] == "dm"} == {3.0}
+
+
+def test_debias_refuses_a_setting_no_method_has(output_dir):
+    from harness.debias import main
+
+    with pytest.raises(HarnessError, match="no method of random, dm has a setting 'attribute_weight'"):
+        main(["--dataset", "colored-mnist-spurious-tiny", "--methods", "random,dm", "--set", "attribute_weight=2"])
+
+
+def test_only_group_data_has_a_validation_split():
+    with pytest.raises(HarnessError, match="mnist-tiny has no split 'val': use one of train, test"):
+        load_dataset("mnist-tiny", "val")

@@ -71,15 +71,18 @@ def _view_reader(base: str):
     return read
 
 
-def register_attributed_dataset(info: DatasetInfo, attribute: Attribute, cache_on_disk: bool = True):
-    """Decorator for ``read(split) -> (uint8 images, labels, attributes)``; also registers the view."""
+def register_attributed_dataset(info: DatasetInfo, attribute: Attribute, cache_on_disk: bool = True,
+                                splits: tuple[str, ...] = ("train", "val", "test")):
+    """Decorator for ``read(split) -> (uint8 images, labels, attributes)``; also registers the view.
+    Group-robustness data comes with a validation split (group-balanced where it can be), the
+    place to choose settings: worst-group test accuracy is reported, never selected on."""
 
     def decorator(read):
-        register_dataset(info, cache_on_disk)(read)
+        register_dataset(info, cache_on_disk, splits)(read)
         view = replace(info, name=info.name + ATTRIBUTE_VIEW_SUFFIX, num_classes=len(attribute.values),
                        class_names=attribute.values,
                        source=f"{info.source}; labelled by the attribute '{attribute.name}'")
-        register_dataset(view, cache_on_disk=False)(_view_reader(info.name))  # the base is cached
+        register_dataset(view, cache_on_disk=False, splits=splits)(_view_reader(info.name))  # the base is cached
         ATTRIBUTES[info.name] = attribute
         return read
 

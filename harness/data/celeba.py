@@ -10,6 +10,7 @@ undistorted).
   10,000 * n_g / N (85 / 4108 / 1406 / 4401 for blond male / not-blond male / blond female /
   not-blond female on the full split; the paper's table 13 lists 4101 for the second, which does
   not sum to 10,000), each a seeded random choice within its group.
+* val: the official validation split, whole (the place to choose settings).
 * test: the official test split, whole.
 
 Normalisation is mean = std = 0.5 per channel: no CelebA statistics could be measured offline.
@@ -65,7 +66,7 @@ def _open(split: str):
 
 @register_attributed_dataset(INFO, Attribute(ATTRIBUTE, ("female", "male")))
 def read_celeba_blond(split: str):
-    ds = _open(split)
+    ds = _open("valid" if split == "val" else split)  # torchvision's name for the official validation split
     labels = ds.attr[:, ds.attr_names.index(LABEL)].long()
     attributes = ds.attr[:, ds.attr_names.index(ATTRIBUTE)].long()
     index = (proportional_subset(2 * labels + attributes, TRAIN_SIZE, SEED) if split == "train"

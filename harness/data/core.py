@@ -14,7 +14,7 @@ from harness.paths import cache_dir
 from harness.registry import Registry
 
 DEFAULT_DATASET = "mnist"
-SPLITS = ("train", "test")
+SPLITS = ("train", "test")  # every dataset has these; some also have "val" (DatasetSpec.splits)
 
 
 @dataclass(frozen=True)
@@ -92,16 +92,17 @@ class DatasetSpec:
     info: DatasetInfo
     read: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
     cache_on_disk: bool = True
+    splits: tuple[str, ...] = SPLITS  # "val": a validation split, disjoint from train and test
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 
-def register_dataset(info: DatasetInfo, cache_on_disk: bool = True):
-    """Decorator for ``read(split)``; registers ``info.name``."""
+def register_dataset(info: DatasetInfo, cache_on_disk: bool = True, splits: tuple[str, ...] = SPLITS):
+    """Decorator for ``read(split)`` (``split`` one of ``splits``); registers ``info.name``."""
 
     def decorator(read):
-        DATASETS.register(info.name)(DatasetSpec(info, read, cache_on_disk))
+        DATASETS.register(info.name)(DatasetSpec(info, read, cache_on_disk, splits))
         return read
 
     return decorator
@@ -150,8 +151,6 @@ def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: f
     ``<name>-lt`` gives the long-tailed training split with the given ``imbalance`` factor
     (the test split stays balanced).
     """
-    if split not in SPLITS:
-        raise HarnessError(f"unknown split '{split}': use one of {', '.join(SPLITS)}")
     from harness.data.longtail import long_tailed
 
     base = base_name(name)
@@ -163,6 +162,8 @@ def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: f
             f"Known: {', '.join(dataset_names())}."
         )
     spec = DATASETS.get(base)
+    if split not in spec.splits:
+        raise HarnessError(f"{name} has no split '{split}': use one of {', '.join(spec.splits)}")
     tensors = _read_cached(base, split)
     data = ImageData(tensors["images"], tensors["labels"], spec.info, split, tensors.get("attributes"))
     if base != name:

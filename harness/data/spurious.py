@@ -7,11 +7,13 @@ internet. Label: digit 0-4 -> 0, 5-9 -> 1. Spurious attribute: the digit's colou
 * train: 10,000 MNIST training images (a seeded choice, like the paper's 10,000-image CelebA
   subset); in each label, exactly 95% (rounded) carry the label's colour (red for 0-4, green for
   5-9), the rest the other colour: colour predicts the label 95% of the time.
+* val: 2,000 further MNIST training images (disjoint from train), coloured like test: the split
+  on which to choose settings, since worst-group test accuracy must never be selected on.
 * test: the 10,000 MNIST test images; in each label exactly half (rounded down) take the other
   colour: colour is independent of the label, so a model relying on it fails the minority groups.
 
 The blue channel is always empty; its std is set to 1 so it stays 0 after normalisation.
-``colored-mnist-spurious-tiny`` keeps 400 train and 400 test images in the same group proportions,
+``colored-mnist-spurious-tiny`` keeps 400 images of each split in the same group proportions,
 for smoke runs and tests.
 """
 
@@ -26,6 +28,7 @@ from harness.data.core import DatasetInfo, load_dataset
 
 NAME = "colored-mnist-spurious"
 TRAIN_SIZE = 10_000
+VAL_SIZE = 2_000
 AGREEMENT = 0.95  # fraction of each label's training images whose colour agrees with the label
 SEED = 0
 COLOURS = ("red", "green")
@@ -61,10 +64,12 @@ def colourise(gray: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
 
 @register_attributed_dataset(INFO, COLOUR)
 def read_colored_mnist(split: str):
-    mnist = load_dataset("mnist", split)
+    mnist = load_dataset("mnist", "test" if split == "test" else "train")
     gen = torch.Generator().manual_seed(SEED)
-    if split == "train":
-        mnist = mnist.subset(torch.sort(torch.randperm(len(mnist), generator=gen)[:TRAIN_SIZE]).values)
+    if split != "test":  # train and val: disjoint parts of one seeded permutation of MNIST's training split
+        order = torch.randperm(len(mnist), generator=gen)
+        part = order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:TRAIN_SIZE + VAL_SIZE]
+        mnist = mnist.subset(torch.sort(part).values)
     labels = (mnist.labels >= 5).long()
     flip = minority_mask(labels, 1 - AGREEMENT if split == "train" else 0.5, gen)
     colour = torch.where(flip, 1 - labels, labels)
