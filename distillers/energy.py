@@ -195,7 +195,7 @@ ATTRIBUTE_LOSSES = ("hinge", "uniform")
 @dataclass(frozen=True)
 class DebiasConfig(EnergyConfig):
     critic: str = "classifier"
-    attribute_loss: str = "hinge"  # hinge | uniform (bounded forms of eq. 4's + log p(a | s))
+    attribute_loss: str = "uniform"  # uniform | hinge (bounded forms of eq. 4's + log p(a | s))
     attribute_weight: float = 1.0
 
 
@@ -206,10 +206,13 @@ class DebiasedEnergyMatching(EnergyMatching):
     Eq. 4 adds + log p(a | s; g_phi2), i.e. maximises the attribute cross-entropy, which is
     unbounded (it rewards driving p(a | s) to 0, i.e. confidently predicting the *other*
     attribute, a new bias). Bounded forms, ``attribute_loss``:
-    - ``hinge`` (default): relu(log p(a | s) + log A) -- eq. 4's term, cut off once the image's
-      own attribute is predicted no more than chance 1/A (value 0 there; it never pushes below).
-    - ``uniform``: cross-entropy to the uniform distribution minus log A = KL(U || p(. | s)) >= 0,
-      zero exactly when the attribute prediction is uniform (does not use a).
+    - ``uniform`` (default): cross-entropy to the uniform distribution minus log A =
+      KL(U || p(. | s)) >= 0, zero exactly when the attribute prediction is uniform (does not use a).
+      Its gradient in the logits, p - 1/A, stays large while the critic is confident.
+    - ``hinge``: relu(log p(a | s) + log A) -- eq. 4's term, cut off once the image's own
+      attribute is predicted no more than chance 1/A (value 0 there; it never pushes below). Its
+      logit gradient, 1 - p(a | s), vanishes exactly where the critic is sure of the attribute, which
+      is where distillation starts (images initialised from real ones).
     The attribute a of a synthetic image is that of the real image it was initialised from
     (``ImageData.attributes``; fixed during distillation). g_phi2 is a classifier of the attribute
     pretrained on the dataset's attribute view ``<dataset>-attr`` (``harness.data.attributes``),
