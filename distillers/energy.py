@@ -237,13 +237,14 @@ class DebiasedEnergyMatching(EnergyMatching):
         self.attribute_critic = load_critic(view, data, cfg.critic_arch, cfg.critic_seed, run)
         self.syn_attributes = data.attributes[torch.cat(init_picks(data, ipc, run.seed, self.classes))].to(run.device)
 
-    def attribute_terms(self, syn_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(bounded attribute term per image (class docstring), log p(a | s) of its own attribute)."""
+    def attribute_terms(self, syn_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per image: the bounded attribute term (class docstring), log p(a | s) of its own
+        attribute, and the attribute critic's log-probabilities ``[N, A]``."""
         log_p = F.log_softmax(self.attribute_critic(syn_images), dim=1)
         log_a = torch.log(torch.tensor(float(log_p.shape[1]), device=log_p.device))
         own = log_p.gather(1, self.syn_attributes.unsqueeze(1)).squeeze(1)
         per_image = F.relu(own + log_a) if self.config.attribute_loss == "hinge" else -log_p.mean(1) - log_a
-        return per_image, own
+        return per_image, own, log_p
 
     def attribute_loss(self, syn_images: torch.Tensor) -> torch.Tensor:
         """sum_c mean_{s in S_c} of the bounded attribute term."""
@@ -254,8 +255,8 @@ class DebiasedEnergyMatching(EnergyMatching):
         attribute: the mean attribute term, the mean p(a | s), and the share of images whose
         predicted attribute is a; measured on the synthetic set alone, no test data."""
         with torch.no_grad():
-            per_image, own = self.attribute_terms(self.images)
-            predicted = self.attribute_critic(self.images).argmax(1)
+            per_image, own, log_p = self.attribute_terms(self.images)
+            predicted = log_p.argmax(1)
         return {**super().extra_meta(),
                 "attribute_critic_on_final": {"mean_attribute_term": per_image.mean().item(),
                                               "mean_p_own_attribute": own.exp().mean().item(),

@@ -49,11 +49,16 @@ class DSAConfig:
         return augment(x, self, generator=generator)
 
     def families(self) -> tuple[str, ...]:
-        names = tuple(self.strategy.split("_")) if self.strategy else ()
-        unknown = [n for n in names if n not in FAMILIES]
-        if unknown:
-            raise ValueError(f"unknown DSA family {unknown}: use {'_'.join(FAMILIES)}")
-        return names
+        return parse_strategy(self.strategy, FAMILIES, "DSA family")
+
+
+def parse_strategy(strategy: str, known: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    """``"crop_scale"`` -> ``("crop", "scale")``, refusing names not in ``known``."""
+    names = tuple(strategy.split("_")) if strategy else ()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {kind} {unknown}: use some of {'_'.join(known)}")
+    return names
 
 
 def mix_seed(*parts: int) -> int:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from harness.augment import parse_strategy
+
 DC_OPERATIONS = ("crop", "scale", "rotate", "noise")
 DC_AUGMENTED_DATASETS = ("mnist",)  # DC's get_daparam: crop_scale_rotate for MNIST, none otherwise
 
@@ -40,11 +42,7 @@ class DCAugConfig:
     noise: float = 0.001
 
     def operations(self) -> tuple[str, ...]:
-        names = tuple(self.strategy.split("_")) if self.strategy else ()
-        unknown = [n for n in names if n not in DC_OPERATIONS]
-        if unknown:
-            raise ValueError(f"unknown DC augmentation {unknown}: use some of {'_'.join(DC_OPERATIONS)}")
-        return names
+        return parse_strategy(self.strategy, DC_OPERATIONS, "DC augmentation")
 
     def for_dataset(self, info) -> "DCAugConfig | None":
         """DC augments MNIST (and its subsets, ``mnist-*``) and nothing else."""

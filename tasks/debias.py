@@ -14,8 +14,9 @@ an image); the attribute critic's settings were chosen on the validation split (
 see ``ATTRIBUTE_SETTINGS``), never on the test split.
 
 For seed s, the set distilled with seed s trains one fresh model with seed s, scored once after
-its final epoch on ``split`` (``test``, or ``val`` to choose settings); seeds give the spread (distillation and evaluation noise together). One record
-per (method, seed) in ``<output>/records/debias.jsonl``; recorded cells are skipped on rerun.
+its final epoch on ``split`` (``test``, or ``val`` to choose settings); seeds give the spread
+(distillation and evaluation noise together). One record per (method, seed) in
+``<output>/records/debias.jsonl``; recorded cells are skipped on rerun.
 """
 
 from __future__ import annotations
