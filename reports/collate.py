@@ -28,7 +28,9 @@ comparison: every summary is keyed by the fingerprint first, and the report rend
   run summary) are ignored; rho and tau are recomputed from per-architecture means.
 - debias -- ``task`` "debias": ``method`` [falls back to ``distiller``], ``dataset``, ``ipc``,
   ``seed``, ``metric.accuracy``, ``metric.worst_group_accuracy``, ``metric.group_accuracy``
-  ({group name: %}), [``protocol_fingerprint``].
+  ({group name: %}), [``protocol_fingerprint``, ``split`` (default "test"; "val" rows, the runs
+  that choose settings, are summarised apart), ``distiller_config`` (a method run with different
+  settings is one row per setting, named by the settings that differ)].
 - long-tailed -- any "evaluate"/"transfer" record with ``imbalance`` > 1 or a ``-lt`` dataset and
   ``metric.per_class_accuracy`` (list of %, class index order); [``metric.many_shot_accuracy``,
   ``metric.medium_shot_accuracy``, ``metric.few_shot_accuracy``] for the shot-group table.
@@ -200,26 +202,44 @@ def nas_summary(points: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- debiasing
 
+DEBIAS_KEYS = ["protocol_fingerprint", "dataset", "split", "ipc", "method"]
+
+
+def settings_labels(names: pd.Series, configs: pd.Series) -> pd.Series:
+    """``name`` where every record of that name ran one config, else ``name (k=v, ...)`` with the
+    config fields that differ between its records, so runs with other settings are never pooled."""
+    labels = names.astype(str).copy()
+    for name, idx in names.groupby(names).groups.items():
+        dicts = [c if isinstance(c, dict) else {} for c in configs.loc[idx]]
+        varying = sorted(k for k in set().union(*dicts) if len({json.dumps(d.get(k)) for d in dicts}) > 1)
+        if varying:
+            labels.loc[idx] = [f"{name} ({', '.join(f'{k}={d.get(k)}' for k in varying)})" for d in dicts]
+    return labels
+
+
 def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
     df = task_frame(records, "debias", needs=["metric.accuracy", "metric.worst_group_accuracy"])
     if not df.empty:
-        df["method"] = df["method"].fillna(df["distiller"]) if "method" in df else df["distiller"]
+        method = df["method"].fillna(df["distiller"]) if "method" in df else df["distiller"]
+        df["split"] = df["split"].fillna("test") if "split" in df else "test"
+        configs = df["distiller_config"] if "distiller_config" in df else pd.Series(None, index=df.index)
+        df["method"] = settings_labels(method, configs)
     return df
 
 
 def debias_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Long form per (fingerprint, dataset, ipc, method, measure): measure is "average", "worst group"."""
-    keys = ["protocol_fingerprint", "dataset", "ipc", "method"]
+    """Long form per (fingerprint, dataset, split, ipc, method, measure): measure is "average", "worst group"."""
+    keys = DEBIAS_KEYS
     rows = [row for measure, col in (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy"))
             for row in summarise_seeds(df, keys, col, measure=measure)]
     return pd.DataFrame(rows).sort_values([*keys, "measure"], ignore_index=True)
 
 
 def debias_groups(df: pd.DataFrame) -> pd.DataFrame:
-    """Long form per (fingerprint, dataset, ipc, method, group): per-group accuracy over seeds."""
+    """Long form per (fingerprint, dataset, split, ipc, method, group): per-group accuracy over seeds."""
     if "metric.group_accuracy" not in df:
         return pd.DataFrame()
-    keys = ["protocol_fingerprint", "dataset", "ipc", "method", "group"]
+    keys = [*DEBIAS_KEYS, "group"]
     rows = [{**{k: getattr(r, k) for k in keys[:-1]}, "seed": r.seed, "group": g, "accuracy": float(a)}
             for r, groups in zip(df.itertuples(), df["metric.group_accuracy"]) if isinstance(groups, dict)
             for g, a in groups.items()]

@@ -252,20 +252,24 @@ def debias_section(records: pd.DataFrame) -> Section | None:
         return None
     summary, groups = C.debias_summary(df), C.debias_groups(df)
     s = Section("debias", "De-biased condensation",
-                "Average test accuracy (every test image once) and worst-group accuracy over (label, "
-                "attribute) groups, in %, mean " + PM + " std [95% interval] over seeds; then per group.")
+                "Average accuracy (every image of the split once) and worst-group accuracy over (label, "
+                "attribute) groups, in %, mean " + PM + " std [95% interval] over seeds; then per group. "
+                "Validation-split tables are the runs that chose settings; test tables are the results.")
     s.notes = fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary)
     for dataset, g in df.groupby("dataset"):
         if sources := extra_values(g, "dataset_source"):
             s.notes.append(f"Data source of {dataset}: {'; '.join(sources)}.")
-    for (fp, dataset, ipc), part in summary.groupby(["protocol_fingerprint", "dataset", "ipc"], sort=False):
-        where = f"{dataset}, IPC {ipc}, {protocol_caption(fp, records)}"
+    for (fp, dataset, split, ipc), part in summary.groupby(["protocol_fingerprint", "dataset", "split", "ipc"],
+                                                           sort=False):
+        where = f"{dataset}, {split} split, IPC {ipc}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Average and worst-group accuracy: {where}",
-                               F.debias_bars(part, f"{dataset}, IPC {ipc}"), slug("debias", fp, dataset, ipc)))
+                               F.debias_bars(part, f"{dataset} ({split}), IPC {ipc}"),
+                               slug("debias", fp, dataset, split, ipc)))
         s.blocks.append(wide_table(f"Average and worst-group accuracy (%): {where}", part, "method",
                                    [("", "mean", fmt_interval)], lambda r: r["measure"], "method"))
         if not groups.empty:
-            g = groups[(groups["protocol_fingerprint"] == fp) & (groups["dataset"] == dataset) & (groups["ipc"] == ipc)]
+            g = groups[(groups["protocol_fingerprint"] == fp) & (groups["dataset"] == dataset)
+                       & (groups["split"] == split) & (groups["ipc"] == ipc)]
             if not g.empty:
                 s.blocks.append(wide_table(f"Per-group accuracy (%): {where}", g, "method",
                                            [("", "mean", fmt_interval)], lambda r: r["group"], "method"))

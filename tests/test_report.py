@@ -14,7 +14,7 @@ from harness.records import load_records
 from harness.report import main as report_main
 from harness.stats import paired_difference, summarize
 from report_fixtures import (LONGER, SMOKE, add_accuracy, add_bench, add_continual, add_debias, add_everything,
-                             add_long_tailed, add_nas, parse_page, store, tiny_synset)
+                             add_long_tailed, add_nas, parse_page, proto, store, tiny_synset)
 from reports import build_report
 from reports import collate as C
 from reports.sections import build_sections
@@ -185,3 +185,18 @@ def test_sets_of_one_distiller_with_different_settings_are_not_pooled(output_dir
     table = sections_by_anchor(output_dir)["overview"].blocks[0]
     assert [r[0] for r in table.rows] == ["dm [iterations=1]", "dm [iterations=4]"]
     assert table.rows[0][1].startswith("21.00") and table.rows[1][1].startswith("61.00")
+
+
+def test_debias_keeps_splits_and_settings_apart(output_dir):
+    s = store("debias")
+    for split, weight, worst in (("val", 1.0, 0.0), ("val", 100.0, 40.0), ("test", 100.0, 30.0)):
+        s.append({"task": "debias", "method": "ed+label+attr", "distiller": "ed-debias", "dataset": "d", "ipc": 10,
+                  "seed": 0, "split": split, "distiller_config": {"attribute_weight": weight, "lr_images": 10.0},
+                  **proto(SMOKE)}, {"accuracy": 60.0, "worst_group_accuracy": worst}, SMOKE.as_dict())
+    summary = C.debias_summary(C.debias_frame(load_records()))
+    worst = summary[summary["measure"] == "worst group"].set_index(["split", "method"])["mean"]
+    assert worst.to_dict() == {("test", "ed+label+attr (attribute_weight=100.0)"): 30.0,
+                               ("val", "ed+label+attr (attribute_weight=1.0)"): 0.0,
+                               ("val", "ed+label+attr (attribute_weight=100.0)"): 40.0}
+    captions = [b.caption for b in sections_by_anchor(output_dir)["debias"].blocks if hasattr(b, "rows")]
+    assert sum("val split" in c for c in captions) == 1 and sum("test split" in c for c in captions) == 1
