@@ -55,8 +55,8 @@ from distillers.base import IterativeConfig, IterativeDistiller, RunContext, pre
 from distillers.discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
 from distillers.extractors import make_extractor
 from distillers.formation import decode, decoded_set, formation_meta, init_stored
-from distillers.matching import class_augment, embed_real, pad_by_group, sample_real
-from harness.augment import DSAConfig, mix_seed
+from distillers.matching import class_augment, siamese_dsa, embed_real, pad_by_group, sample_real
+from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
 
@@ -130,7 +130,7 @@ class CSDM(IterativeDistiller):
         self.per_class = ipc * self.factor**2
         self.syn_group = torch.arange(len(self.classes), device=run.device).repeat_interleave(self.per_class)
         self.optimizer = torch.optim.Adam([self.images], lr=cfg.lr_images)
-        self.dsa = DSAConfig().for_dataset(data.info) if cfg.dsa else None
+        self.dsa = siamese_dsa(data.info, cfg.dsa)
 
     def extra_meta(self) -> dict:
         return {"class_alpha": self.class_alpha, "alpha_0": self.alpha_0, **formation_meta(self.ipc, self.factor)}

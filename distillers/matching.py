@@ -64,6 +64,11 @@ def sample_real(data: ImageData, by_class: list[torch.Tensor], classes: list[int
     return torch.cat(index), torch.cat(group)
 
 
+def siamese_dsa(info, enabled: bool) -> DSAConfig | None:
+    """The DSA a matching distiller applies (paper's strategy, no flip on digits), or None if off."""
+    return DSAConfig().for_dataset(info) if enabled else None
+
+
 def class_augment(x: torch.Tensor, group: torch.Tensor, cfg: DSAConfig | None, seed: int, iteration: int,
                   classes: list[int]) -> torch.Tensor:
     """DSA whose draw depends on (seed, iteration, class) alone (one family per call).

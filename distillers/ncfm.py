@@ -55,8 +55,8 @@ from distillers.base import IterativeConfig, IterativeDistiller, RunContext, reg
 from distillers.discrepancy import ncfd, sample_gaussian_frequencies
 from distillers.extractors import make_extractor
 from distillers.formation import decode, decoded_set, formation_meta, init_stored
-from distillers.matching import class_augment, embed_real, pad_by_group, sample_real
-from harness.augment import DSAConfig, mix_seed
+from distillers.matching import class_augment, siamese_dsa, embed_real, pad_by_group, sample_real
+from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
 from harness.errors import HarnessError
@@ -140,7 +140,7 @@ class NCFM(IterativeDistiller):
         images, self.labels = init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
         self.images = images.requires_grad_(True)
         self.optimizer = torch.optim.AdamW([self.images], lr=cfg.lr_images, weight_decay=cfg.weight_decay)
-        self.dsa = DSAConfig().for_dataset(data.info) if cfg.dsa else None
+        self.dsa = siamese_dsa(data.info, cfg.dsa)
         with torch.no_grad():
             self.dim = self.extractor(run.seed, 0).embed(self.images[:1]).shape[1]
         self.psi, self.psi_optimizer = None, None

@@ -21,8 +21,7 @@ from typing import Callable
 import torch
 
 from distillers.base import IterativeConfig, IterativeDistiller, RunContext
-from distillers.matching import class_augment, embed_real, init_from_real, pad_by_group, random_network, sample_real
-from harness.augment import DSAConfig
+from distillers.matching import class_augment, siamese_dsa, embed_real, init_from_real, pad_by_group, random_network, sample_real
 from harness.data import ImageData
 
 
@@ -59,7 +58,7 @@ class RandomNetworkMatching(IterativeDistiller):
         self.images = images.requires_grad_(True)
         self.syn_group = torch.arange(len(self.classes), device=run.device).repeat_interleave(ipc)
         self.optimizer = torch.optim.SGD([self.images], lr=self.config.lr_images, momentum=self.config.momentum)
-        self.dsa = DSAConfig().for_dataset(data.info) if self.config.dsa else None
+        self.dsa = siamese_dsa(data.info, self.config.dsa)
         self.prepare(data, ipc, run)
 
     def prepare(self, data: ImageData, ipc: int, run: RunContext) -> None:
