@@ -15,7 +15,7 @@ import argparse
 import logging
 import warnings
 
-from harness.cli import resolve_device, run_command
+from harness.cli import recorded_protocols, resolve_device, run_command
 from harness.errors import HarnessError
 
 
@@ -97,8 +97,8 @@ def main(argv=None) -> None:
     records = run(config, log=tqdm.write)
     info = DATASETS.get(args.dataset.removesuffix("-lt")).info
     print(f"GDumb class-incremental on {args.dataset} ({info.source}): {args.steps} steps, {args.memory} images per "
-          f"class, {args.seeds} seeds, protocol {config.protocol.name} ({config.protocol.fingerprint()}, "
-          f"{config.protocol.epochs} epochs), arch {config.arch}, distiller settings "
+          f"class, {args.seeds} seeds, protocol {recorded_protocols(records)}, "
+          f"{config.protocol.epochs} epochs, arch {config.arch}, distiller settings "
           f"{dict(config.distiller_settings) or 'defaults'}; test accuracy % on the seen classes, mean +- 95% CI "
           f"half-width:")
     print(format_table(summarise(records), info.num_classes // args.steps))

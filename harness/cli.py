@@ -30,6 +30,13 @@ def resolve_device(name: str) -> torch.device:
         raise HarnessError(f"unknown device '{name}': use auto, cpu or cuda[:N]") from None
 
 
+def recorded_protocols(records: list[dict]) -> str:
+    """``name (fingerprint)`` of the protocols the records ran under: the ones adapted to the
+    dataset (e.g. DSA without flip on digits), which a config's own protocol may not be."""
+    seen = dict.fromkeys((r["protocol_name"], r["protocol_fingerprint"]) for r in records)
+    return ", ".join(f"{name} ({fp})" for name, fp in seen)
+
+
 def run_command(main, argv=None) -> None:
     """Run ``main(argv)``; bad input becomes one line on stderr and exit status 2."""
     try:

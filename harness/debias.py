@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli import resolve_device, run_command
+from harness.cli import recorded_protocols, resolve_device, run_command
 from harness.errors import HarnessError
 
 
@@ -73,7 +73,7 @@ def main(argv=None) -> None:
     records = run(config)
     info = DATASETS.get(args.dataset).info
     print(f"de-biased condensation on {args.dataset} ({info.source}), ipc {args.ipc}, {args.seeds} seeds, "
-          f"protocol {config.protocol.name} ({config.protocol.fingerprint()}), arch {config.arch}, "
+          f"protocol {recorded_protocols(records)}, arch {config.arch}, "
           f"distillation iterations {args.iterations or 'each default'}, real batch "
           f"{args.real_batch or 'each default'}{''.join(f', {k}={v}' for k, v in config.settings)}; "
           f"{args.split} accuracy %, mean +- 95% CI half-width:")

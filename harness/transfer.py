@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from harness.cli import resolve_device, run_command
+from harness.cli import recorded_protocols, resolve_device, run_command
 from harness.data import DEFAULT_DATASET
 
 
@@ -70,7 +70,7 @@ def main(argv=None) -> None:
     name = args.distiller if args.synset is None else next(
         (r["distiller"] for r in records if r["distiller"] != "random"), "random")
     print(f"\ntransfer of {name} on {first['dataset']}, ipc {first['ipc']}, profile {args.profile}: protocol "
-          f"{config.protocol.name} ({config.protocol.fingerprint()}, {config.protocol.epochs} epochs), "
+          f"{recorded_protocols(records)}, {config.protocol.epochs} epochs, "
           f"distillation budget {dict(config.distill_budget) or 'the distiller defaults'}; "
           f"test accuracy on the real test split, final epoch:")
     print(format_table(compare(records)))

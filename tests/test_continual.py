@@ -122,6 +122,8 @@ def test_command_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "step 1 (5 cls)" in out and "step 2 (10 cls)" in out
     assert out.count("gdumb") == 1 and "+-" in out
+    fingerprints = {r["protocol_fingerprint"] for r in RecordStore(records_path("continual")).load()}
+    assert len(fingerprints) == 1 and f"({fingerprints.pop()})" in out  # as recorded, adapted to digits
 
 
 @pytest.mark.parametrize("argv, message", [

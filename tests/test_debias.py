@@ -167,6 +167,7 @@ def test_debias_task_tiny_and_resume(output_dir, capsys):
         assert "STAND-IN" in r["extra"]["dataset_source"]
     dm = [r for r in records if r["method"] == "dm"]
     assert {r["distiller_config"]["iterations"] for r in dm} == {2}
+    assert f"protocol smoke ({records[0]['protocol_fingerprint']})" in out  # the one run (no flip on digits)
     main(argv)  # everything is recorded: nothing is recomputed
     assert len(RecordStore(records_path("debias")).load()) == 4
     main(argv[:-1] + ["--split", "val", "--set", "lr_images=3", "--no-progress"])  # val cells are new cells
