@@ -207,7 +207,8 @@ DEBIAS_KEYS = ["protocol_fingerprint", "dataset", "split", "ipc", "method"]
 
 def settings_labels(names: pd.Series, configs: pd.Series) -> pd.Series:
     """``name`` where every record of that name ran one config, else ``name (k=v, ...)`` with the
-    config fields that differ between its records, so runs with other settings are never pooled."""
+    config fields that differ between its records, so runs with other settings are never pooled
+    (applied per table: a setting varied only on the validation split leaves the test names plain)."""
     labels = names.astype(str).copy()
     for name, idx in names.groupby(names).groups.items():
         dicts = [c if isinstance(c, dict) else {} for c in configs.loc[idx]]
@@ -223,7 +224,8 @@ def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
         method = df["method"].fillna(df["distiller"]) if "method" in df else df["distiller"]
         df["split"] = df["split"].fillna("test") if "split" in df else "test"
         configs = df["distiller_config"] if "distiller_config" in df else pd.Series(None, index=df.index)
-        df["method"] = settings_labels(method, configs)
+        tables = df.groupby([k for k in DEBIAS_KEYS if k != "method"], dropna=False).groups.values()
+        df["method"] = pd.concat([settings_labels(method.loc[idx], configs.loc[idx]) for idx in tables])
     return df
 
 
