@@ -8,6 +8,8 @@ missing optional fields; a section whose records are absent yields an empty fram
 **Comparability rule.** Numbers whose ``protocol_fingerprint`` differ are never put in one
 comparison: every summary is keyed by the fingerprint first, and the report renders one table
 (or panel) per fingerprint, saying which protocol fields differ (:func:`protocol_differences`).
+Likewise an architecture recorded under two revisions of its definition (``arch_fingerprint``)
+is two architectures, ``name [fingerprint]`` (:func:`arch_revisions`).
 
 **Expected record shapes** (what each section reads; optional fields in brackets):
 
@@ -70,7 +72,21 @@ def with_defaults(df: pd.DataFrame) -> pd.DataFrame:
         df[col] = df[col].where(df[col].notna(), value) if col in df else value
     for col in ("ipc", "seed"):
         df[col] = as_int_if_whole(df[col])
+    if "arch_fingerprint" in df:
+        df["arch"] = arch_revisions(df["arch"], df["arch_fingerprint"])
     return df
+
+
+def arch_revisions(archs: pd.Series, fingerprints: pd.Series) -> pd.Series:
+    """An architecture name recorded under more than one revision of its definition
+    (``arch_fingerprint``, e.g. the ConvNet before and after a padding fix) becomes
+    ``name [fingerprint]`` per revision, so the revisions are never pooled; otherwise the name."""
+    labels = archs.astype(str)
+    revisions = fingerprints.fillna("no fingerprint").astype(str)
+    for name, idx in archs.groupby(archs).groups.items():
+        if revisions.loc[idx].nunique() > 1:
+            labels.loc[idx] = [f"{name} [{fp}]" for fp in revisions.loc[idx]]
+    return labels
 
 
 def as_int_if_whole(values: pd.Series) -> pd.Series:
@@ -155,7 +171,7 @@ def _gain(per_seed: pd.Series, key: tuple, values: pd.Series) -> dict:
 # ---------------------------------------------------------------- continual learning
 
 def continual_summary(records: pd.DataFrame) -> pd.DataFrame:
-    """Per (fingerprint, dataset, ipc, steps, memory, step): accuracy on seen classes over seeds
+    """Per (fingerprint, dataset, ipc, steps, arch, memory, step): accuracy on seen classes over seeds
     (``steps`` 0 when not recorded)."""
     df = task_frame(records, "continual", needs=["metric.accuracy", "step"])
     if df.empty:
@@ -164,7 +180,7 @@ def continual_summary(records: pd.DataFrame) -> pd.DataFrame:
     if "memory_per_class" in df:
         df["ipc"] = df["memory_per_class"].fillna(df["ipc"])
     df["steps"] = df["steps"].fillna(0).astype(int) if "steps" in df else 0
-    keys = ["protocol_fingerprint", "dataset", "ipc", "steps", "memory", "step"]
+    keys = ["protocol_fingerprint", "dataset", "ipc", "steps", "arch", "memory", "step"]
     return pd.DataFrame(summarise_seeds(df, keys, "metric.accuracy")).sort_values(keys, ignore_index=True)
 
 
@@ -202,7 +218,7 @@ def nas_summary(points: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- debiasing
 
-DEBIAS_KEYS = ["protocol_fingerprint", "dataset", "split", "ipc", "method"]
+DEBIAS_KEYS = ["protocol_fingerprint", "dataset", "split", "ipc", "arch", "method"]
 
 
 def settings_labels(names: pd.Series, configs: pd.Series) -> pd.Series:
@@ -230,7 +246,7 @@ def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def debias_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Long form per (fingerprint, dataset, split, ipc, method, measure): measure is "average", "worst group"."""
+    """Long form per (fingerprint, dataset, split, ipc, arch, method, measure): measure is "average", "worst group"."""
     keys = DEBIAS_KEYS
     rows = [row for measure, col in (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy"))
             for row in summarise_seeds(df, keys, col, measure=measure)]
@@ -238,7 +254,7 @@ def debias_summary(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def debias_groups(df: pd.DataFrame) -> pd.DataFrame:
-    """Long form per (fingerprint, dataset, split, ipc, method, group): per-group accuracy over seeds."""
+    """Long form per (fingerprint, dataset, split, ipc, arch, method, group): per-group accuracy over seeds."""
     if "metric.group_accuracy" not in df:
         return pd.DataFrame()
     keys = [*DEBIAS_KEYS, "group"]

@@ -210,12 +210,12 @@ def continual_section(records: pd.DataFrame) -> Section | None:
                 "Class-incremental learning with a GDumb learner trained only on its memory: test accuracy "
                 "(%) on the classes seen so far after each step, mean over seeds with 95% interval bands.")
     s.notes = fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary)
-    for (fp, dataset, ipc, steps), part in summary.groupby(["protocol_fingerprint", "dataset", "ipc", "steps"],
-                                                           sort=False):
-        setting = f"{dataset}, {f'{steps} steps, ' if steps else ''}{ipc:g} images per class"
+    for (fp, dataset, ipc, steps, arch), part in summary.groupby(
+            ["protocol_fingerprint", "dataset", "ipc", "steps", "arch"], sort=False):
+        setting = f"{dataset}, {f'{steps} steps, ' if steps else ''}{ipc:g} images per class, {arch}"
         where = f"{setting}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Accuracy vs step: {where}", F.continual_curves(part, setting),
-                               slug("continual", fp, dataset, ipc, steps)))
+                               slug("continual", fp, dataset, ipc, steps, arch)))
         s.blocks.append(wide_table(f"Accuracy on seen classes (%): {where}", part, "memory",
                                    [("", "mean", fmt_interval)], lambda r: f"step {int(r['step'])}", "memory"))
     return s
@@ -259,17 +259,16 @@ def debias_section(records: pd.DataFrame) -> Section | None:
     for dataset, g in df.groupby("dataset"):
         if sources := extra_values(g, "dataset_source"):
             s.notes.append(f"Data source of {dataset}: {'; '.join(sources)}.")
-    for (fp, dataset, split, ipc), part in summary.groupby(["protocol_fingerprint", "dataset", "split", "ipc"],
-                                                           sort=False):
-        where = f"{dataset}, {split} split, IPC {ipc}, {protocol_caption(fp, records)}"
+    table_keys = [k for k in C.DEBIAS_KEYS if k != "method"]
+    for (fp, dataset, split, ipc, arch), part in summary.groupby(table_keys, sort=False):
+        where = f"{dataset}, {split} split, IPC {ipc}, {arch}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Average and worst-group accuracy: {where}",
-                               F.debias_bars(part, f"{dataset} ({split}), IPC {ipc}"),
-                               slug("debias", fp, dataset, split, ipc)))
+                               F.debias_bars(part, f"{dataset} ({split}), IPC {ipc}, {arch}"),
+                               slug("debias", fp, dataset, split, ipc, arch)))
         s.blocks.append(wide_table(f"Average and worst-group accuracy (%): {where}", part, "method",
                                    [("", "mean", fmt_interval)], lambda r: r["measure"], "method"))
         if not groups.empty:
-            g = groups[(groups["protocol_fingerprint"] == fp) & (groups["dataset"] == dataset)
-                       & (groups["split"] == split) & (groups["ipc"] == ipc)]
+            g = groups.merge(part[table_keys].drop_duplicates())  # this table's rows only
             if not g.empty:
                 s.blocks.append(wide_table(f"Per-group accuracy (%): {where}", g, "method",
                                            [("", "mean", fmt_interval)], lambda r: r["group"], "method"))

@@ -39,11 +39,12 @@ def tiny_synset(ipc: int = 2, distiller: str = "dm", iterations: int = 4, name: 
 
 def add_accuracy(task: str, distiller: str, accs: dict[int, float], protocol=SMOKE, arch: str = "convnet",
                  ipc: int = 2, dataset: str = "mnist-tiny", sha: str = "", extra: dict | None = None,
-                 imbalance: float = 1.0, metrics: dict | None = None) -> None:
+                 imbalance: float = 1.0, metrics: dict | None = None, arch_fingerprint: str | None = None) -> None:
     s = store(task)
+    revision = {"arch_fingerprint": arch_fingerprint} if arch_fingerprint else {}
     for seed, acc in accs.items():
         cell = {"task": task, "distiller": distiller, "dataset": dataset, "imbalance": imbalance, "ipc": ipc,
-                "distill_seed": 0, "synset_sha256": sha, **proto(protocol), "arch": arch, "seed": seed}
+                "distill_seed": 0, "synset_sha256": sha, **proto(protocol), "arch": arch, **revision, "seed": seed}
         s.append(cell, {"accuracy": acc, **(metrics or {})}, protocol.as_dict(), {"wall_seconds": 1.0},
                  extra=extra)
 

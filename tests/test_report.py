@@ -200,3 +200,11 @@ def test_debias_keeps_splits_and_settings_apart(output_dir):
                                ("val", "ed+label+attr (attribute_weight=100.0)"): 40.0}
     captions = [b.caption for b in sections_by_anchor(output_dir)["debias"].blocks if hasattr(b, "rows")]
     assert sum("val split" in c for c in captions) == 1 and sum("test split" in c for c in captions) == 1
+
+
+def test_revisions_of_an_architecture_are_never_pooled():
+    add_accuracy("evaluate", "dm", {0: 60.0, 1: 62.0}, arch_fingerprint="aaaaaaaaaaaa")
+    add_accuracy("evaluate", "dm", {0: 70.0, 1: 72.0}, arch_fingerprint="bbbbbbbbbbbb")  # e.g. after a fix
+    add_accuracy("evaluate", "dm", {0: 50.0}, arch="vgg11", arch_fingerprint="cccccccccccc")
+    s = C.accuracy_summary(load_records()).set_index("arch")["mean"]
+    assert s.to_dict() == {"convnet [aaaaaaaaaaaa]": 61.0, "convnet [bbbbbbbbbbbb]": 71.0, "vgg11": 50.0}
