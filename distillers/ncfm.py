@@ -55,7 +55,7 @@ from distillers.base import IterativeConfig, IterativeDistiller, RunContext, reg
 from distillers.discrepancy import ncfd, sample_gaussian_frequencies
 from distillers.extractors import make_extractor
 from distillers.formation import decode, decoded_set, formation_meta, init_stored
-from distillers.matching import class_augment, siamese_dsa, embed_real, pad_by_group, sample_real
+from distillers.matching import class_augment, embed_real, pad_by_group, sample_real, siamese_dsa
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients

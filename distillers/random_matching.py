@@ -21,7 +21,8 @@ from typing import Callable
 import torch
 
 from distillers.base import IterativeConfig, IterativeDistiller, RunContext
-from distillers.matching import class_augment, siamese_dsa, embed_real, init_from_real, pad_by_group, random_network, sample_real
+from distillers.matching import (class_augment, embed_real, init_from_real, pad_by_group, random_network,
+                                 sample_real, siamese_dsa)
 from harness.data import ImageData
 
 

@@ -225,7 +225,7 @@ def settings_labels(names: pd.Series, configs: pd.Series) -> pd.Series:
     """``name`` where every record of that name ran one config, else ``name (k=v, ...)`` with the
     config fields that differ between its records, so runs with other settings are never pooled
     (applied per table: a setting varied only on the validation split leaves the test names plain)."""
-    labels = names.astype(str).copy()
+    labels = names.astype(str)
     for name, idx in names.groupby(names).groups.items():
         dicts = [c if isinstance(c, dict) else {} for c in configs.loc[idx]]
         varying = sorted(k for k in set().union(*dicts) if len({json.dumps(d.get(k)) for d in dicts}) > 1)
@@ -247,10 +247,9 @@ def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
 
 def debias_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Long form per (fingerprint, dataset, split, ipc, arch, method, measure): measure is "average", "worst group"."""
-    keys = DEBIAS_KEYS
     rows = [row for measure, col in (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy"))
-            for row in summarise_seeds(df, keys, col, measure=measure)]
-    return pd.DataFrame(rows).sort_values([*keys, "measure"], ignore_index=True)
+            for row in summarise_seeds(df, DEBIAS_KEYS, col, measure=measure)]
+    return pd.DataFrame(rows).sort_values([*DEBIAS_KEYS, "measure"], ignore_index=True)
 
 
 def debias_groups(df: pd.DataFrame) -> pd.DataFrame:
