@@ -4,7 +4,7 @@
 in this folder with ``@register_distiller("name")``: every module here is imported on start-up.
 """
 
-from distillers.base import DISTILLERS, Distiller, IterativeDistiller, RunContext, create_distiller, register_distiller
+from distillers._base import DISTILLERS, Distiller, IterativeDistiller, RunContext, create_distiller, register_distiller
 from harness.plugins import import_all
 
 import_all(__name__, __path__)

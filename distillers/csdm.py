@@ -3,7 +3,7 @@
 
 Per iteration, for every class c at once:
   loss = sum_c SDD_{alpha_c}(f(A(real_c)), f(A(syn_c)))          (sec. 4.2.4, eq. 6)
-with SDD from :func:`distillers.discrepancy.sdd`: the mean over frequencies t, drawn fresh from
+with SDD from :func:`distillers._discrepancy.sdd`: the mean over frequencies t, drawn fresh from
 the kernel's spectral measure, of 2 (alpha_c amplitude(t) + (1 - alpha_c) phase(t)), i.e. the
 Monte Carlo squared kernel MMD when alpha_c = 1/2. f is the feature extractor, A the DSA
 augmentation shared by a class's real and synthetic batch.
@@ -30,13 +30,13 @@ Choices the paper leaves open, made here:
   (memory stays flat as classes grow; class-sharded runs draw the same frequencies).
 - Feature extractor: the paper keeps the networks and changes only the metric; its balanced
   results sit next to NCFM's (appendix E), which random-network DM does not reach, so the
-  pipeline is read as NCFM's: ``extractor=hybrid`` (default, :mod:`distillers.extractors`, K =
+  pipeline is read as NCFM's: ``extractor=hybrid`` (default, :mod:`distillers._extractors`, K =
   ``pretrained`` cached ConvNets blended with beta ~ U(0, 1)); ``extractor=random`` draws a
   fresh randomly initialised ConvNet per iteration (as DM).
 - Real batch: up to ``real_batch`` images per class per iteration; a smaller class uses all of
   its images (the classes are padded to one tensor and weighted, ``sdd(x_weights=...)``).
 - Multi-formation (``multi_formation``, 2 by default as NCFM's pipeline, 1 = off;
-  :mod:`distillers.formation`): each stored image decodes into rho^2 training images, so CSDM
+  :mod:`distillers._formation`): each stored image decodes into rho^2 training images, so CSDM
   and NCFM spend the same storage per IPC.
 - Loss: the plain sum over classes (no class-prior weights: the synthetic set is balanced);
   images are normalised pixels, initialised from real ones (repeated and augmented for a class
@@ -51,11 +51,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from distillers.base import IterativeConfig, IterativeDistiller, RunContext, present_classes, register_distiller
-from distillers.discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
-from distillers.extractors import make_extractor
-from distillers.formation import decode, decoded_set, formation_meta, init_stored
-from distillers.matching import class_augment, embed_real, pad_by_group, sample_real, siamese_dsa
+from distillers._base import IterativeConfig, IterativeDistiller, RunContext, present_classes, register_distiller
+from distillers._discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
+from distillers._extractors import make_extractor
+from distillers._formation import decode, decoded_set, formation_meta, init_stored
+from distillers._matching import class_augment, embed_real, pad_by_group, sample_real, siamese_dsa
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError

@@ -5,7 +5,7 @@ loss = sum_c || mean_i f(A(x_real_c,i)) - mean_j f(A(s_c,j)) ||^2 (linear-kernel
 class-mean embeddings), with DSA A shared between a class's real and synthetic batch. Images
 start from real ones and move by SGD (lr 1, momentum 0.5). All classes go through the network
 together: one pass over the real batches (no-grad, chunked) and one over the synthetic set (the
-loop is :class:`distillers.random_matching.RandomNetworkMatching`).
+loop is :class:`distillers._random_matching.RandomNetworkMatching`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from distillers.base import register_distiller
-from distillers.random_matching import MatchingConfig, RandomNetworkMatching
+from distillers._base import register_distiller
+from distillers._random_matching import MatchingConfig, RandomNetworkMatching
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from distillers.base import register_distiller
-from distillers.discrepancy import euclidean_distances, mmd_gaussian
+from distillers._base import register_distiller
+from distillers._discrepancy import euclidean_distances, mmd_gaussian
 from distillers.energy import EnergyConfig, EnergyMatching
 
 

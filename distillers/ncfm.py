@@ -4,7 +4,7 @@ The min-max game of eq. (4)/(8), for all classes c at once:
 
     min_S max_psi  sum_c NCFD_alpha( f(A(real_c)), f(A(decode(S_c))) ; t ~ F_T(psi) )
 
-* NCFD_alpha: :func:`distillers.discrepancy.ncfd`, the mean over frequencies t of
+* NCFD_alpha: :func:`distillers._discrepancy.ncfd`, the mean over frequencies t of
   sqrt(alpha * amplitude + (1 - alpha) * phase) (eq. 7-8), on per-sample L2-normalised features.
 * F_T(psi) (sec. 4.2.2), ``psi=``:
   - ``mixture`` (default, the paper's form): a scale mixture of zero-mean Gaussians with
@@ -18,7 +18,7 @@ The min-max game of eq. (4)/(8), for all classes c at once:
   to image steps) with its own optimiser (``psi_optimizer`` adam or sgd, ``psi_lr``); its last
   step uses the same evaluation as the image step (simultaneous descent-ascent), earlier ones
   recompute the features of the same draws without image gradients.
-* f: the hybrid extractor (sec. 4.2.3; :mod:`distillers.extractors`): one of ``pretrained`` cached
+* f: the hybrid extractor (sec. 4.2.3; :mod:`distillers._extractors`): one of ``pretrained`` cached
   ConvNets per iteration with weights beta * initial + (1 - beta) * final, beta ~ U(0, 1).
 * Multi-formation (sec. 5.1, factor rho = ``multi_formation``, 2 by default, 1 = off): each stored
   image holds a rho x rho grid of crops, decoded by bilinear upsampling to full size; stored
@@ -51,11 +51,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from distillers.base import IterativeConfig, IterativeDistiller, RunContext, register_distiller
-from distillers.discrepancy import ncfd, sample_gaussian_frequencies
-from distillers.extractors import make_extractor
-from distillers.formation import decode, decoded_set, formation_meta, init_stored
-from distillers.matching import class_augment, embed_real, pad_by_group, sample_real, siamese_dsa
+from distillers._base import IterativeConfig, IterativeDistiller, RunContext, register_distiller
+from distillers._discrepancy import ncfd, sample_gaussian_frequencies
+from distillers._extractors import make_extractor
+from distillers._formation import decode, decoded_set, formation_meta, init_stored
+from distillers._matching import class_augment, embed_real, pad_by_group, sample_real, siamese_dsa
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from distillers.base import Distiller, DistillerConfig, RunContext, register_distiller
-from distillers.matching import REAL_CHUNK
+from distillers._base import Distiller, DistillerConfig, RunContext, register_distiller
+from distillers._matching import REAL_CHUNK
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.synset import SyntheticSet

@@ -19,7 +19,6 @@ batched affine resampling, not a Python loop over images.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

@@ -47,7 +47,7 @@ def distill_overrides(args) -> dict:
 
 def main(argv=None) -> None:
     from distillers import DISTILLERS
-    from distillers.runner import distil
+    from distillers._runner import distil
 
     parser = argparse.ArgumentParser(prog="python -m harness.distill", description=__doc__.splitlines()[0])
     parser.add_argument("--distiller", required=True, help=f"one of: {', '.join(DISTILLERS.names())}")

@@ -6,7 +6,7 @@ rho and Kendall's tau against the ground truth, the ground truth of the cell eac
 and the best among the K. Ground truth: ``train`` (measured on the real training split, cached
 per cell), ``table`` (the offline analog-nasbench CIFAR-10 table) or ``official`` (the
 NAS-Bench-201 file, ``--nb201-file``). The set is distilled (or reused) through
-``distillers.runner.distil`` with ``harness.distill``'s flags, or given with ``--synset``. Records
+``distillers._runner.distil`` with ``harness.distill``'s flags, or given with ``--synset``. Records
 go to ``<output>/records/nas.jsonl``; rerunning skips finished cells.
 """
 
@@ -40,7 +40,7 @@ def format_table(summaries: list[dict]) -> str:
 
 def main(argv=None) -> None:
     from distillers import DISTILLERS
-    from distillers.base import create_distiller
+    from distillers._base import create_distiller
     from harness.distill import add_distill_flags, distill_overrides
     from harness.nas_ground_truth import GROUND_TRUTHS, MEASURED_BUDGETS
     from harness.paths import output_root

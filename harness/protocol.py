@@ -16,7 +16,6 @@ from harness.dc_augment import DCAugConfig
 from harness.errors import HarnessError
 from harness.registry import did_you_mean
 
-
 Augmentation = DSAConfig | DCAugConfig  # anything with ``apply(x, generator)`` and ``for_dataset(info)``
 
 

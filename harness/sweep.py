@@ -66,7 +66,7 @@ def expand(grid: dict) -> list[SweepCell]:
 
 def _artifact(cell: SweepCell) -> Path:
     from distillers import create_distiller
-    from distillers.runner import artifact_path
+    from distillers._runner import artifact_path
 
     config = asdict(create_distiller(cell.distiller, cell.distill).config)
     imbalance = cell.imbalance if cell.dataset.endswith("-lt") else 1.0
@@ -90,7 +90,7 @@ def is_done(cell: SweepCell) -> bool:
 def run_cell(cell: SweepCell, output: str) -> dict:
     """The job body: distil (cached) and evaluate one cell; returns its record."""
     os.environ["DD_OUTPUT"] = output  # the job runs in its own process (or on another machine)
-    from distillers.runner import distil
+    from distillers._runner import distil
     from harness.cli import resolve_device
     from harness.evaluation import default_store, evaluate_synset, read_synset
     from harness.protocol import get_protocol

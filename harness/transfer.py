@@ -39,7 +39,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> None:
-    from distillers.base import DISTILLERS
+    from distillers._base import DISTILLERS
     from harness.evaluate import arch_list
     from harness.paths import output_root
     from harness.records import load_records, records_path

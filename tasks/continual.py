@@ -11,7 +11,7 @@ Memories hold the same number of images per class for every seen class:
 * ``herding``: per class, herding (Welling, 2009) in the embedding of a random ConvNet
   (``random_network``, keyed by the seed only), from that class's images alone;
 * any registered distiller: its synthetic set for the arriving classes, distilled from their
-  training images alone (``distillers.runner.distil(classes=...)``; cached artifacts).
+  training images alone (``distillers._runner.distil(classes=...)``; cached artifacts).
 
 Neither ``herding`` nor a distilled memory ever sees a class before it arrives. Fixed memories plug
 in as an Avalanche storage policy (:class:`FixedMemoryBuffer`); training follows an
@@ -29,9 +29,9 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from distillers.base import create_distiller
-from distillers.matching import REAL_CHUNK, random_network
-from distillers.runner import distil
+from distillers._base import create_distiller
+from distillers._matching import REAL_CHUNK, random_network
+from distillers._runner import distil
 from distillers.selection import EmbeddingSelection, Herding
 from harness.augment import mix_seed
 from harness.data import ImageData, load_dataset

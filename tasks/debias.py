@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 
-from distillers.base import create_distiller
-from distillers.runner import distil
+from distillers._base import create_distiller
+from distillers._runner import distil
 from harness.data import load_dataset
 from harness.data.attributes import attribute_of
 from harness.data.spurious import NAME as STAND_IN

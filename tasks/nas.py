@@ -30,14 +30,18 @@ from dataclasses import dataclass, replace
 import torch
 from tqdm.auto import tqdm
 
-from distillers.runner import distil
+from distillers._runner import distil
 from harness.augment import mix_seed
 from harness.data import load_dataset
 from harness.errors import HarnessError
 from harness.evaluation import read_synset
 from harness.models.nb201 import NUM_ARCHS, is_connected, sample_archs
 from harness.nas_ground_truth import (
-    MEASURED_BUDGETS, GroundTruth, MeasuredBudget, NB201Protocol, make_ground_truth,
+    MEASURED_BUDGETS,
+    GroundTruth,
+    MeasuredBudget,
+    NB201Protocol,
+    make_ground_truth,
 )
 from harness.protocol import EvalProtocol
 from harness.provenance import measure

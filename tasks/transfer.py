@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from distillers.base import create_distiller
-from distillers.runner import distil
+from distillers._base import create_distiller
+from distillers._runner import distil
 from harness.data import DEFAULT_DATASET
 from harness.errors import HarnessError
 from harness.evaluation import evaluate_synset, read_synset

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from harness.checkpoint import load_state, save_state
-from harness.data import load_dataset
 from harness.errors import HarnessError
 from harness.protocol import get_protocol
 from harness.records import RecordStore, load_records

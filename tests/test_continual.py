@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from distillers import DISTILLERS, create_distiller
-from distillers.base import RunContext
-from distillers.runner import distil
+from distillers._base import RunContext
+from distillers._runner import distil
 from harness.data import load_dataset
 from harness.errors import HarnessError
 from harness.protocol import PROTOCOLS

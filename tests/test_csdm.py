@@ -7,12 +7,10 @@ import math
 import pytest
 import torch
 
-from distillers import create_distiller
-from distillers.base import RunContext
+from distillers._discrepancy import sdd
+from distillers._matching import pad_by_group
+from distillers._runner import distil
 from distillers.csdm import balanced_alpha, class_alphas
-from distillers.discrepancy import sdd
-from distillers.matching import pad_by_group
-from distillers.runner import distil
 from harness.data.longtail import long_tailed_counts
 from harness.errors import HarnessError
 from harness.longtail_metrics import shot_group_accuracy, shot_groups

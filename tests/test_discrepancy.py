@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from distillers.discrepancy import (
-    cf_amplitude_phase, empirical_cf, energy_distance, mmd_gaussian, mmd_linear, ncfd,
-    sample_cauchy_frequencies, sample_gaussian_frequencies,
+from distillers._discrepancy import (
+    cf_amplitude_phase,
+    empirical_cf,
+    energy_distance,
+    mmd_gaussian,
+    mmd_linear,
+    ncfd,
+    sample_cauchy_frequencies,
+    sample_gaussian_frequencies,
 )
 
 F64 = torch.float64

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from distillers import create_distiller
-from distillers.base import RunContext
-from distillers.discrepancy import energy_distance, mmd_gaussian
+from distillers._base import RunContext
+from distillers._discrepancy import energy_distance, mmd_gaussian
+from distillers._matching import init_picks, pad_by_group
 from distillers.energy import cf_pair_distances, critic_lambda, paired_real_rows
-from distillers.matching import init_picks, pad_by_group
 from harness.data import load_dataset
 from harness.errors import HarnessError
 

@@ -1,9 +1,9 @@
-"""NCFM (distillers/ncfm.py) and its hybrid extractor (distillers/extractors.py)."""
+"""NCFM (distillers/ncfm.py) and its hybrid extractor (distillers/_extractors.py)."""
 
 import pytest
 import torch
 
-from distillers.extractors import HybridExtractor, make_extractor
+from distillers._extractors import HybridExtractor, make_extractor
 from harness.errors import HarnessError
 
 
@@ -41,9 +41,9 @@ def test_unknown_extractor_is_refused(tiny):
 # --- NCFM ---------------------------------------------------------------------------------------
 
 from distillers import create_distiller  # noqa: E402
-from distillers.base import RunContext  # noqa: E402
-from distillers.discrepancy import ncfd  # noqa: E402
-from distillers.formation import decode, encode  # noqa: E402
+from distillers._base import RunContext  # noqa: E402
+from distillers._discrepancy import ncfd  # noqa: E402
+from distillers._formation import decode, encode  # noqa: E402
 from distillers.ncfm import MixtureSampler, MLPSampler  # noqa: E402
 
 FAST = {"extractor": "random", "real_batch": 8, "num_freqs": 64, "iterations": 2}
@@ -83,7 +83,7 @@ def test_psi_step_increases_the_discrepancy(tiny, form):
     ncfm = _ncfm(psi=form, psi_lr=0.01)
     ncfm.classes = list(range(10))
     ncfm.setup(tiny, 2, RunContext(progress=False), [])
-    from distillers.matching import sample_real
+    from distillers._matching import sample_real
 
     net = ncfm.extractor(0, 5)
     index, group = sample_real(tiny, ncfm.by_class, ncfm.classes, 8, 0, 5)
@@ -101,7 +101,7 @@ def test_image_step_decreases_the_discrepancy(tiny):
     ncfm = _ncfm(lr_images=0.05)
     ncfm.classes = list(range(10))
     ncfm.setup(tiny, 2, RunContext(progress=False), [])
-    from distillers.matching import sample_real
+    from distillers._matching import sample_real
 
     net = ncfm.extractor(0, 0)
     index, group = sample_real(tiny, ncfm.by_class, ncfm.classes, 8, 0, 0)
@@ -122,8 +122,8 @@ def _close(a, b):
 
 def _first_gradients(data, name="ncfm", **overrides):
     """Loss, d loss / d t and the images' gradient of iteration 3's matching pass."""
-    from distillers.base import present_classes
-    from distillers.matching import sample_real
+    from distillers._base import present_classes
+    from distillers._matching import sample_real
 
     ncfm = _ncfm(name, **overrides)
     ncfm.classes = present_classes(data)

@@ -42,7 +42,7 @@ def test_unknown_dataset(capsys):
 
 
 def test_unknown_arch(capsys, tiny):
-    from distillers.runner import distil
+    from distillers._runner import distil
     from harness.evaluate import main
 
     path = distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None)

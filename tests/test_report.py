@@ -9,12 +9,25 @@ import re
 
 import matplotlib.image as mpimg
 import pytest
+from report_fixtures import (
+    LONGER,
+    SMOKE,
+    add_accuracy,
+    add_bench,
+    add_continual,
+    add_debias,
+    add_everything,
+    add_long_tailed,
+    add_nas,
+    parse_page,
+    proto,
+    store,
+    tiny_synset,
+)
 
 from harness.records import load_records
 from harness.report import main as report_main
 from harness.stats import paired_difference, summarize
-from report_fixtures import (LONGER, SMOKE, add_accuracy, add_bench, add_continual, add_debias, add_everything,
-                             add_long_tailed, add_nas, parse_page, proto, store, tiny_synset)
 from reports import build_report
 from reports import collate as C
 from reports.sections import build_sections

@@ -10,9 +10,9 @@ import shutil
 import subprocess
 
 import pytest
+from report_fixtures import add_everything, parse_page
 
 from harness.records import load_records
-from report_fixtures import add_everything, parse_page
 from reports import build_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

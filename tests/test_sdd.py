@@ -5,8 +5,7 @@ for identical samples)."""
 import pytest
 import torch
 
-from distillers.discrepancy import (sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies,
-                                    sdd)
+from distillers._discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
 
 F64 = torch.float64
 

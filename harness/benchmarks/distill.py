@@ -27,7 +27,7 @@ import time
 import torch
 
 from distillers import DISTILLERS, IterativeDistiller, create_distiller
-from distillers.base import RunContext
+from distillers._base import RunContext
 from harness.benchmarks import register_benchmark
 from harness.data import DatasetInfo, ImageData
 from harness.errors import HarnessError

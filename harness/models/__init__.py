@@ -5,7 +5,7 @@ ConvNet (``convnet``, ``convnet4``, ``convnet5``; the distillation standard), th
 (both from timm). Every model works at 28x28x1 and 32x32x3.
 """
 
+from harness.models import convnet, small, timm_models  # noqa: F401  (their @register_model lines run)
 from harness.models.registry import MODELS, build_model, register_model
-from harness.models import convnet as _convnet, small as _small, timm_models as _timm  # noqa: F401
 
 __all__ = ["MODELS", "build_model", "register_model"]

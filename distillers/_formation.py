@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from distillers.matching import init_from_real
+from distillers._matching import init_from_real
 from harness.data import ImageData
 
 

@@ -20,9 +20,16 @@ from typing import Callable
 
 import torch
 
-from distillers.base import IterativeConfig, IterativeDistiller, RunContext
-from distillers.matching import (class_augment, embed_real, init_from_real, pad_by_group, random_network,
-                                 sample_real, siamese_dsa)
+from distillers._base import IterativeConfig, IterativeDistiller, RunContext
+from distillers._matching import (
+    class_augment,
+    embed_real,
+    init_from_real,
+    pad_by_group,
+    random_network,
+    sample_real,
+    siamese_dsa,
+)
 from harness.data import ImageData
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from distillers.base import RunContext, create_distiller
+from distillers._base import RunContext, create_distiller
 from harness.data import load_dataset
 from harness.distributed import per_rank, rank_and_size
 from harness.errors import HarnessError

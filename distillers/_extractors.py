@@ -1,6 +1,6 @@
 """Frozen feature extractors for distribution matching, one per iteration.
 
-* ``random``: a fresh randomly initialised network (DM; :func:`distillers.matching.random_network`).
+* ``random``: a fresh randomly initialised network (DM; :func:`distillers._matching.random_network`).
 * ``hybrid``: NCFM's extractor (NCFM sec. 4.2.3): K networks pretrained by
   :func:`harness.pretrain.get_pretrained` (initial and final weights, cached and reused); each
   iteration picks one of them and blends its weights, beta * initial + (1 - beta) * final with
@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from distillers.matching import random_network
+from distillers._matching import random_network
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
