@@ -16,6 +16,7 @@ import torch
 
 from distillers._base import RunContext, create_distiller
 from harness.data import load_dataset
+from harness.data.longtail import effective_imbalance
 from harness.distributed import per_rank, rank_and_size
 from harness.errors import HarnessError
 from harness.paths import output_root
@@ -43,7 +44,7 @@ def distil(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | N
     the classes arriving in a continual-learning step.
     """
     distiller = create_distiller(name, overrides)
-    imbalance = imbalance if dataset.endswith("-lt") else 1.0
+    imbalance = effective_imbalance(dataset, imbalance)
     path = Path(output) if output else artifact_path(name, asdict(distiller.config), dataset, imbalance, ipc, seed,
                                                      classes)
     path = path.with_suffix(".safetensors")
@@ -59,7 +60,7 @@ def distil(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | N
         unknown = sorted(set(classes) - set(range(data.info.num_classes)))
         if unknown:
             raise HarnessError(f"classes {unknown} are not in {dataset} (ids 0..{data.info.num_classes - 1})")
-        data = data.subset(torch.isin(data.labels, torch.tensor(sorted(classes))).nonzero().squeeze(1))
+        data = data.class_subset(classes)
     device = torch.device(device)
     run = RunContext(seed=seed, device=device, checkpoint=path.with_suffix(".ckpt"), resume=resume,
                      progress=progress, log=log)

@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     from tqdm.auto import tqdm
 
     from distillers import DISTILLERS
-    from harness.data.core import DATASETS
+    from harness.data.core import registered_info
     from harness.evaluate import protocol_from_args
     from harness.models import MODELS
     from harness.protocol import PROTOCOLS
@@ -95,7 +95,7 @@ def main(argv=None) -> None:
                       arch=args.arch, protocol=protocol_from_args(args), device=str(resolve_device(args.device)),
                       progress=not args.no_progress)
     records = run(config, log=tqdm.write)
-    info = DATASETS.get(args.dataset.removesuffix("-lt")).info
+    info = registered_info(args.dataset)
     print(f"GDumb class-incremental on {args.dataset} ({info.source}): {args.steps} steps, {args.memory} images per "
           f"class, {args.seeds} seeds, protocol {recorded_protocols(records)}, "
           f"{config.protocol.epochs} epochs, arch {config.arch}, distiller settings "

@@ -12,13 +12,13 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.data import load_dataset
-from harness.longtail_metrics import shot_group_accuracy
+from harness.metrics.longtail import shot_group_accuracy
+from harness.metrics.stats import summarize
 from harness.models.fingerprint import arch_cell
 from harness.multiseed import seed_groups, train_and_test_seeds
 from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore
-from harness.stats import summarize
 from harness.synset import SyntheticSet
 
 

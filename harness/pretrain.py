@@ -20,6 +20,7 @@ from harness.augment import mix_seed
 from harness.checkpoint import atomic_write_text
 from harness.cli import add_common_flags, resolve_device, run_command
 from harness.data import load_dataset
+from harness.data.longtail import is_long_tailed
 from harness.protocol import EvalProtocol
 from harness.provenance import environment, measure
 from harness.train import init_model, test_model, train_model
@@ -32,7 +33,7 @@ def pretrained_dir(dataset: str, arch: str, seed: int, recipe: EvalProtocol, imb
                    max_images: int = 0) -> Path:
     from harness.paths import cache_dir
 
-    tag = dataset if not dataset.endswith("-lt") else f"{dataset}{imbalance:g}"
+    tag = f"{dataset}{imbalance:g}" if is_long_tailed(dataset) else dataset
     fingerprint = recipe.fingerprint() + (f"-n{max_images}" if max_images else "")
     return cache_dir("pretrained", tag, arch, fingerprint, f"seed{seed}")
 

@@ -69,8 +69,10 @@ def _artifact(cell: SweepCell) -> Path:
     from distillers._runner import artifact_path
 
     config = asdict(create_distiller(cell.distiller, cell.distill).config)
-    imbalance = cell.imbalance if cell.dataset.endswith("-lt") else 1.0
-    return artifact_path(cell.distiller, config, cell.dataset, imbalance, cell.ipc, 0)
+    from harness.data.longtail import effective_imbalance
+
+    return artifact_path(cell.distiller, config, cell.dataset, effective_imbalance(cell.dataset, cell.imbalance),
+                         cell.ipc, 0)
 
 
 def is_done(cell: SweepCell) -> bool:

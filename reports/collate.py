@@ -54,7 +54,8 @@ from collections.abc import Iterable
 import pandas as pd
 from scipy import stats as st
 
-from harness.stats import paired_difference, summarize
+from harness.data.longtail import is_long_tailed
+from harness.metrics.stats import paired_difference, summarize
 
 ACCURACY_TASKS = ("evaluate", "transfer")
 RANDOM = "random"
@@ -274,7 +275,7 @@ def long_tailed_frame(records: pd.DataFrame) -> pd.DataFrame:
     df = task_frame(records, *ACCURACY_TASKS, needs=["metric.per_class_accuracy"])
     if df.empty:
         return df
-    lt = (df["imbalance"].astype(float) > 1) | df["dataset"].astype(str).str.endswith("-lt")
+    lt = (df["imbalance"].astype(float) > 1) | df["dataset"].astype(str).map(is_long_tailed)
     return df[lt]
 
 

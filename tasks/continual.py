@@ -36,11 +36,11 @@ from distillers.selection import EmbeddingSelection, Herding
 from harness.augment import mix_seed
 from harness.data import ImageData, load_dataset
 from harness.errors import HarnessError
+from harness.metrics.stats import summarize
 from harness.models.fingerprint import arch_cell
 from harness.protocol import PROTOCOLS, Augmentation, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
-from harness.stats import summarize
 from harness.synset import load_synset
 from harness.train import init_model
 from tasks.base import register_task
@@ -81,14 +81,10 @@ def distiller_plan(name: str, settings: tuple[tuple[str, object], ...]) -> tuple
     return overrides, asdict(create_distiller(name, overrides).config)
 
 
-def class_subset(data: ImageData, classes: list[int]) -> ImageData:
-    return data.subset(torch.isin(data.labels, torch.tensor(classes)).nonzero().squeeze(1))
-
-
 @torch.no_grad()
 def herding_memory(train: ImageData, classes: list[int], ipc: int, seed: int, arch: str, device):
     """``ipc`` herded real images per class of ``classes``, in a random network's embedding."""
-    data = class_subset(train, classes)
+    data = train.class_subset(classes)
     net = random_network(arch, data, seed, -1, device)
     features = torch.cat([net.embed(data.normalised(chunk, device)) for chunk in torch.arange(len(data)).split(REAL_CHUNK)])
     chooser = Herding()

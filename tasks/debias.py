@@ -31,13 +31,13 @@ from harness.data import load_dataset
 from harness.data.attributes import attribute_of
 from harness.data.spurious import NAME as STAND_IN
 from harness.errors import HarnessError
-from harness.group_metrics import group_metrics
+from harness.metrics.groups import group_metrics
+from harness.metrics.stats import summarize
 from harness.models.fingerprint import arch_cell
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
 from harness.registry import did_you_mean
-from harness.stats import summarize
 from harness.synset import load_synset, sha256_file
 from harness.train import init_model, predict, train_model
 from tasks.base import register_task

@@ -35,6 +35,7 @@ from harness.augment import mix_seed
 from harness.data import load_dataset
 from harness.errors import HarnessError
 from harness.evaluation import read_synset
+from harness.metrics.ranking import kendall_tau, spearman_rho
 from harness.models.nb201 import NUM_ARCHS, is_connected, sample_archs
 from harness.nas_ground_truth import (
     MEASURED_BUDGETS,
@@ -45,7 +46,6 @@ from harness.nas_ground_truth import (
 )
 from harness.protocol import EvalProtocol
 from harness.provenance import measure
-from harness.rank_correlation import kendall_tau, spearman_rho
 from harness.records import RecordStore, cell_key, records_path
 from harness.synset import SyntheticSet
 from harness.train import test_model, train_model

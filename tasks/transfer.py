@@ -23,10 +23,10 @@ from distillers._runner import distil
 from harness.data import DEFAULT_DATASET
 from harness.errors import HarnessError
 from harness.evaluation import evaluate_synset, read_synset
+from harness.metrics.stats import paired_difference, summarize
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.records import RecordStore, records_path
 from harness.registry import did_you_mean
-from harness.stats import paired_difference, summarize
 from tasks.base import register_task
 
 TASK = "transfer"

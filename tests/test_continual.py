@@ -13,7 +13,7 @@ from harness.errors import HarnessError
 from harness.protocol import PROTOCOLS
 from harness.records import RecordStore, records_path
 from harness.synset import load_synset
-from tasks.continual import TASK, CLConfig, class_order, class_subset, run, summarise
+from tasks.continual import TASK, CLConfig, class_order, run, summarise
 
 IPC = 2
 TINY = CLConfig(dataset="mnist-tiny", steps=2, memory=IPC, memories=("gdumb", "herding", "dm"), seeds=1,
@@ -42,7 +42,7 @@ def test_a_distilled_class_depends_on_its_own_images_only(tiny):
     """DM's images of class 3 are the same whether class 7 arrives with it or not (no peeking)."""
     def dm(classes):
         synset = create_distiller("dm", {"iterations": 3, "real_batch": 8}).distil(
-            class_subset(tiny, classes), IPC, RunContext(progress=False))
+            tiny.class_subset(classes), IPC, RunContext(progress=False))
         return synset.images[synset.labels == 3]
 
     assert torch.allclose(dm([3]), dm([3, 7]), atol=1e-6)

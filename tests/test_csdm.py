@@ -13,7 +13,7 @@ from distillers._runner import distil
 from distillers.csdm import balanced_alpha, class_alphas
 from harness.data.longtail import long_tailed_counts
 from harness.errors import HarnessError
-from harness.longtail_metrics import shot_group_accuracy, shot_groups
+from harness.metrics.longtail import shot_group_accuracy, shot_groups
 
 
 @pytest.mark.parametrize("imbalance", [10, 50, 100, 200])

@@ -9,7 +9,7 @@ import torch
 from harness.data import load_dataset
 from harness.data.attributes import attribute_view, group_quotas, proportional_subset
 from harness.errors import HarnessError
-from harness.group_metrics import group_metrics
+from harness.metrics.groups import group_metrics
 
 ATTR_NAMES = ["5_o_Clock_Shadow", "Blond_Hair", "Male", "Young"]
 # (blond, male, official partition) per image: 12 train, 2 valid, 6 test

@@ -9,10 +9,10 @@ import pytest
 from scipy import stats
 
 from harness.errors import HarnessError
+from harness.metrics.ranking import average_ranks, kendall_tau, spearman_rho
 from harness.models.nb201 import is_connected
 from harness.nas_ground_truth import MeasuredBudget, MeasuredGroundTruth, cell_code, make_ground_truth
 from harness.protocol import EvalProtocol
-from harness.rank_correlation import average_ranks, kendall_tau, spearman_rho
 from harness.records import RecordStore, records_path
 from tasks.nas import NASConfig, SearchProtocol, ranking_summary, run, sample_cells
 

@@ -25,9 +25,9 @@ from report_fixtures import (
     tiny_synset,
 )
 
+from harness.metrics.stats import paired_difference, summarize
 from harness.records import load_records
 from harness.report import main as report_main
-from harness.stats import paired_difference, summarize
 from reports import build_report
 from reports import collate as C
 from reports.sections import build_sections

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from harness.errors import HarnessError
 from harness.paths import cache_dir
-from harness.registry import Registry
+from harness.registry import Registry, did_you_mean
 
 DEFAULT_DATASET = "mnist"
 SPLITS = ("train", "test")  # every dataset has these; some also have "val" (DatasetSpec.splits)
@@ -66,6 +66,10 @@ class ImageData:
         attrs = None if self.attributes is None else self.attributes[index]
         return replace(self, images=self.images[index], labels=self.labels[index], attributes=attrs)
 
+    def class_subset(self, classes) -> "ImageData":
+        """The images of ``classes`` only (labels stay the global class ids)."""
+        return self.subset(torch.isin(self.labels, torch.tensor(sorted(classes))).nonzero().squeeze(1))
+
 
 def _stats(info: DatasetInfo, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean = torch.tensor(info.mean, dtype=torch.float32, device=like.device).view(1, -1, 1, 1)
@@ -108,15 +112,32 @@ def register_dataset(info: DatasetInfo, cache_on_disk: bool = True, splits: tupl
     return decorator
 
 
+VARIANTS: Registry = Registry("dataset variant")  # name suffix -> view(data, split, imbalance)
+
+
+def register_variant(suffix: str):
+    """Decorator for ``view(data, split, imbalance) -> ImageData``: ``<name><suffix>`` is that view
+    of every registered dataset (e.g. ``-lt``, registered by :mod:`harness.data.longtail`)."""
+    return VARIANTS.register(suffix)
+
+
 def dataset_names() -> list[str]:
-    """Every accepted name, long-tailed variants included."""
+    """Every accepted name, variants (e.g. long-tailed) included."""
     base = DATASETS.names()
-    return sorted(base + [f"{n}-lt" for n in base])
+    return sorted(base + [f"{n}{suffix}" for suffix in VARIANTS for n in base])
+
+
+def split_variant(name: str) -> tuple[str, str | None]:
+    """(the registered dataset behind ``name``, its variant suffix or None)."""
+    for suffix in VARIANTS:
+        if name.endswith(suffix) and name[: -len(suffix)] in DATASETS:
+            return name[: -len(suffix)], suffix
+    return name, None
 
 
 def base_name(name: str) -> str:
     """The registered dataset behind ``name``: ``<name>-lt`` is a view of ``<name>``."""
-    return name[:-3] if name.endswith("-lt") and name[:-3] in DATASETS else name
+    return split_variant(name)[0]
 
 
 def registered_info(name: str) -> DatasetInfo | None:
@@ -148,15 +169,11 @@ def _read_cached(name: str, split: str) -> dict[str, torch.Tensor]:
 def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: float = 100.0) -> ImageData:
     """Load a split as uint8 tensors (cached in memory and under ``<output>/cache/data``).
 
-    ``<name>-lt`` gives the long-tailed training split with the given ``imbalance`` factor
-    (the test split stays balanced).
+    A variant name (``<name>-lt``: the long-tailed training split with the given ``imbalance``
+    factor, the test split balanced) goes through its registered view.
     """
-    from harness.data.longtail import long_tailed
-
-    base = base_name(name)
+    base, variant = split_variant(name)
     if base not in DATASETS:
-        from harness.registry import did_you_mean
-
         raise HarnessError(
             f"unknown dataset '{name}'.{did_you_mean(name, dataset_names())} "
             f"Known: {', '.join(dataset_names())}."
@@ -166,8 +183,4 @@ def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: f
         raise HarnessError(f"{name} has no split '{split}': use one of {', '.join(spec.splits)}")
     tensors = _read_cached(base, split)
     data = ImageData(tensors["images"], tensors["labels"], spec.info, split, tensors.get("attributes"))
-    if base != name:
-        data = long_tailed(data, imbalance) if split == "train" else replace(
-            data, info=replace(data.info, name=name, imbalance=float(imbalance))
-        )
-    return data
+    return VARIANTS.get(variant)(data, split, imbalance) if variant else data

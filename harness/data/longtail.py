@@ -12,8 +12,19 @@ from dataclasses import replace
 
 import torch
 
-from harness.data.core import ImageData
+from harness.data.core import ImageData, register_variant
 from harness.errors import HarnessError
+
+SUFFIX = "-lt"
+
+
+def is_long_tailed(name: str) -> bool:
+    return name.endswith(SUFFIX)
+
+
+def effective_imbalance(name: str, imbalance: float) -> float:
+    """The imbalance factor a dataset name runs with: ``imbalance`` for ``<name>-lt``, else 1."""
+    return imbalance if is_long_tailed(name) else 1.0
 
 
 def long_tailed_counts(n_max: int, num_classes: int, imbalance: float) -> list[int]:
@@ -32,5 +43,13 @@ def long_tailed(data: ImageData, imbalance: float, seed: int = 0) -> ImageData:
         keep.append(idx[torch.randperm(len(idx), generator=gen)[:n]])
     index = torch.sort(torch.cat(keep)).values
     out = data.subset(index)
-    out.info = replace(data.info, name=f"{data.info.name}-lt", imbalance=float(imbalance))
+    out.info = replace(data.info, name=f"{data.info.name}{SUFFIX}", imbalance=float(imbalance))
     return out
+
+
+@register_variant(SUFFIX)
+def long_tailed_view(data: ImageData, split: str, imbalance: float) -> ImageData:
+    """``<name>-lt``: the long-tailed training split; the test split stays balanced (renamed only)."""
+    if split == "train":
+        return long_tailed(data, imbalance)
+    return replace(data, info=replace(data.info, name=f"{data.info.name}{SUFFIX}", imbalance=float(imbalance)))

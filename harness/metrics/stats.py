@@ -25,3 +25,13 @@ def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) 
     if len(a) != len(b):
         raise ValueError(f"paired comparison needs equal lengths, got {len(a)} and {len(b)}")
     return summarize([x - y for x, y in zip(a, b)], confidence)
+
+
+def format_interval(s: dict, digits: int = 2, signed: bool = False, with_std: bool = False) -> str:
+    """``mean [low, high], n=k`` (the 95% t-interval); ``with_std`` adds ``+- std`` after the mean,
+    ``signed`` prints a + on positive values (gains). One value has no interval and says so."""
+    number = f"{{:{'+' if signed else ''}.{digits}f}}".format
+    if int(s["n"]) <= 1:
+        return f"{number(s['mean'])} (n=1, no interval)"
+    spread = f" \u00b1 {s['std']:.{digits}f}" if with_std else ""
+    return f"{number(s['mean'])}{spread} [{number(s['ci_low'])}, {number(s['ci_high'])}], n={int(s['n'])}"
