@@ -229,6 +229,18 @@ def make_config(cls: type, overrides: dict):
     return cls(**values)
 
 
+def setting_names(name: str) -> set[str]:
+    """The settings of distiller ``name`` (its config's fields), without building it."""
+    return {f.name for f in fields(DISTILLERS.get(name).cls.Config)}
+
+
+def settings_it_has(name: str, settings) -> dict:
+    """The (key, value) pairs of ``settings`` that distiller ``name`` has: a shared budget applies
+    to the distillers it means something to (a selection method has no iterations)."""
+    known = setting_names(name)
+    return {k: v for k, v in dict(settings).items() if k in known}
+
+
 def create_distiller(name: str, overrides: dict | None = None) -> Distiller:
     spec = DISTILLERS.get(name)
     distiller = spec.cls(make_config(spec.cls.Config, {**spec.defaults, **(overrides or {})}))

@@ -2,7 +2,7 @@
 
 * ``random``: a fresh randomly initialised network (DM; :func:`distillers._matching.random_network`).
 * ``hybrid``: NCFM's extractor (NCFM sec. 4.2.3): K networks pretrained by
-  :func:`harness.pretrain.get_pretrained` (initial and final weights, cached and reused); each
+  :func:`harness.pretrained.get_pretrained` (initial and final weights, cached and reused); each
   iteration picks one of them and blends its weights, beta * initial + (1 - beta) * final with
   beta ~ U(0, 1).
 
@@ -23,7 +23,7 @@ from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
 from harness.models import build_model
-from harness.pretrain import DEFAULT_RECIPE, get_pretrained
+from harness.pretrained import DEFAULT_RECIPE, get_pretrained
 from harness.protocol import EvalProtocol
 
 EXTRACTOR_KEY = -4  # the class slot of mix_seed for the extractor draw (-1..-3 are taken by matching/csdm)

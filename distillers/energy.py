@@ -10,7 +10,7 @@ Registered names (one class, :class:`EnergyMatching`; ``ed-debias`` lives in :mo
   and is skipped; the full value, real term included, is logged every ``diagnostic_every``
   iterations into the manifest's ``energy_distance_trace``).
 * ``ed-critic`` -- eq. 7 / algorithm 1: ED + lambda_t * sum_c E_{s in S_c} [-log p(y_c | s; g_phi)]
-  with g_phi a frozen classifier pretrained on the real training split (``harness.pretrain``,
+  with g_phi a frozen classifier pretrained on the real training split (``harness.pretrained``,
   cached), lambda_t = critic_weight * (maxiter - t) / maxiter (t = 0..maxiter-1) by default or
   the constant ``critic_weight`` (``critic_schedule=constant``; table 5). ``critic=kl`` is
   table 4's knowledge-distillation critic: KL(p_phi(y | x_i) || p_phi(y | s_i)) with one real
@@ -34,7 +34,7 @@ Choices the paper leaves open, made here:
   that the random network sees (the paper does not say; augmented inputs keep the critic's
   gradient from being a pixel-level adversarial perturbation of one fixed view).
 - The critic is one classifier per dataset (``critic_seed``, default 0, whatever the distillation
-  seed), trained by ``harness.pretrain``'s default recipe on the whole training split of
+  seed), trained by ``harness.pretrained``'s default recipe on the whole training split of
   ``data.info.name`` (a class-subset run still uses it), architecture ``critic_arch``.
 - ``cfd-ed`` frequencies: t ~ N(0, freq_scale^-2 I), drawn fresh each iteration from
   (seed, iteration) alone and shared by all classes. NCFM's learned sampling network (the
@@ -106,7 +106,7 @@ def cf_pair_distances(t: torch.Tensor):
 
 def load_critic(dataset: str, data: ImageData, arch: str, seed: int, run) -> torch.nn.Module:
     """A frozen classifier of ``dataset``'s labels pretrained on its real training split (cached)."""
-    from harness.pretrain import pretrained_model
+    from harness.pretrained import pretrained_model
 
     return pretrained_model(dataset, arch, seed, device=run.device, imbalance=data.info.imbalance, log=run.log)
 

@@ -60,7 +60,7 @@ from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
 from harness.errors import HarnessError
-from harness.pretrain import pretrained_model
+from harness.pretrained import pretrained_model
 
 FREQS_PER_ROW = 16  # frequencies per mixture component / MLP row (paper sec. 5.1; authors' code)
 PSI_KEY, PSI_INIT_KEY = -5, -6  # class slots of mix_seed for psi's noise and initial weights

@@ -7,7 +7,7 @@
   the image farthest from its nearest selected centre.
 
 Embeddings are the penultimate features of a ConvNet pretrained on the real data
-(``harness.pretrain``; cached).
+(``harness.pretrained``; cached).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class EmbeddingSelection(Distiller):
         """Indices (into ``features`` of one class) of the ``ipc`` chosen images."""
 
     def distil(self, data: ImageData, ipc: int, run: RunContext) -> SyntheticSet:
-        from harness.pretrain import pretrained_model
+        from harness.pretrained import pretrained_model
 
         self.check_ipc(data, ipc)
         net = pretrained_model(data.info.name, self.config.arch, self.config.pretrained_seed, run.device,

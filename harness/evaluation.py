@@ -13,7 +13,6 @@ from tqdm.auto import tqdm
 
 from harness.data import load_dataset
 from harness.metrics.longtail import shot_group_accuracy
-from harness.metrics.stats import summarize
 from harness.models.fingerprint import arch_cell
 from harness.multiseed import seed_groups, train_and_test_seeds
 from harness.protocol import EvalProtocol
@@ -75,21 +74,6 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
     wanted = {(a, s) for a in archs for s in seeds}
     return [r for r in store.load() if all(r.get(k) == v for k, v in base.items())
             and (r["arch"], r["seed"]) in wanted]
-
-
-def summary_by_arch(records: list[dict], metric: str = "accuracy") -> dict[str, dict]:
-    by_arch: dict[str, list[float]] = {}
-    for r in records:
-        by_arch.setdefault(r["arch"], []).append(r["metrics"][metric])
-    return {arch: summarize(values) for arch, values in by_arch.items()}
-
-
-def format_summary(name: str, summaries: dict[str, dict]) -> str:
-    lines = []
-    for arch, s in summaries.items():
-        lines.append(f"{name:>12} {arch:>10}: {s['mean']:6.2f} +- {s['std']:5.2f} "
-                     f"(95% CI {s['ci_low']:.2f}..{s['ci_high']:.2f}, n={s['n']})")
-    return "\n".join(lines)
 
 
 def default_store(task: str) -> RecordStore:

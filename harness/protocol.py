@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from harness.augment import DSAConfig
 from harness.dc_augment import DCAugConfig
 from harness.errors import HarnessError
-from harness.registry import did_you_mean
+from harness.registry import Registry, did_you_mean
 
 Augmentation = DSAConfig | DCAugConfig  # anything with ``apply(x, generator)`` and ``for_dataset(info)``
 
@@ -57,7 +57,7 @@ class EvalProtocol:
         return replace(self, **changes)
 
 
-PROTOCOLS: dict[str, EvalProtocol] = {
+PROTOCOLS: Registry[EvalProtocol] = Registry("protocol", {
     # DC/DSA/DM evaluation: SGD lr 0.01 momentum 0.9 wd 5e-4, 1000 epochs, lr x0.1 at half,
     # batch 256, per-sample DSA, final-epoch accuracy.
     "paper": EvalProtocol(name="paper", epochs=1000),
@@ -70,12 +70,4 @@ PROTOCOLS: dict[str, EvalProtocol] = {
     "dc": EvalProtocol(name="dc", epochs=301, lr_milestones=(152 / 301,), augmentation=DCAugConfig()),
     # For tests and smoke runs only.
     "smoke": EvalProtocol(name="smoke", epochs=5),
-}
-
-
-def get_protocol(name: str) -> EvalProtocol:
-    if name not in PROTOCOLS:
-        raise HarnessError(
-            f"unknown protocol '{name}'.{did_you_mean(name, list(PROTOCOLS))} Known: {', '.join(PROTOCOLS)}."
-        )
-    return PROTOCOLS[name]
+})

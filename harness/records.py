@@ -82,20 +82,22 @@ class RecordStore:
         return record
 
 
-def load_records(paths: Iterable[Path] | None = None):
-    """Every record (default: all ``<output>/records/*.jsonl``) as a pandas DataFrame.
-
-    Metrics are flattened to ``metric.<name>`` columns; scalar timing to ``timing.<name>``.
-    """
+def records_frame(records: Iterable[dict]):
+    """Records as a pandas DataFrame: metrics flattened to ``metric.<name>`` columns, timing to
+    ``timing.<name>``, every other field a column."""
     import pandas as pd
 
+    rows = []
+    for rec in records:
+        row = {k: v for k, v in rec.items() if k not in ("metrics", "timing")}
+        row.update({f"metric.{k}": v for k, v in rec.get("metrics", {}).items()})
+        row.update({f"timing.{k}": v for k, v in rec.get("timing", {}).items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_records(paths: Iterable[Path] | None = None):
+    """Every record (default: all ``<output>/records/*.jsonl``) as a :func:`records_frame`."""
     if paths is None:
         paths = sorted((output_root() / "records").glob("*.jsonl"))
-    rows = []
-    for path in paths:
-        for rec in RecordStore(path).load():
-            row = {k: v for k, v in rec.items() if k not in ("metrics", "timing")}
-            row.update({f"metric.{k}": v for k, v in rec.get("metrics", {}).items()})
-            row.update({f"timing.{k}": v for k, v in rec.get("timing", {}).items()})
-            rows.append(row)
-    return pd.DataFrame(rows)
+    return records_frame(rec for path in paths for rec in RecordStore(path).load())

@@ -10,11 +10,14 @@ from __future__ import annotations
 import difflib
 from typing import Callable, Generic, Iterator, TypeVar
 
+from harness.errors import HarnessError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
-    """An unknown plugin name; ``str()`` is a one-line message with suggestions."""
+class UnknownNameError(HarnessError, KeyError):
+    """An unknown plugin name (bad input, so a :class:`HarnessError`); ``str()`` is a one-line
+    message with suggestions."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
@@ -29,11 +32,18 @@ def did_you_mean(name: str, choices: list[str]) -> str:
 
 
 class Registry(Generic[T]):
-    """Named plugins of one kind: ``@REG.register("name")`` then ``REG.get("name")``."""
+    """Named plugins of one kind: ``@REG.register("name")`` (or ``REG.add("name", obj)``) then
+    ``REG.get("name")`` / ``REG["name"]``. Every name table of the harness is one (distillers,
+    datasets, models, tasks, protocols, profiles, ...), so every unknown name gets "did you mean"."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, items: dict[str, T] | None = None):
         self.kind = kind
         self._items: dict[str, T] = {}
+        for name, obj in (items or {}).items():
+            self.add(name, obj)
+
+    def add(self, name: str, obj: T) -> T:
+        return self.register(name)(obj)
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
@@ -53,8 +63,20 @@ class Registry(Generic[T]):
             )
         return self._items[name]
 
+    __getitem__ = get
+
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def values(self) -> list[T]:
+        """In registration order (e.g. protocols as their table lists them)."""
+        return list(self._items.values())
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def __contains__(self, name: str) -> bool:
         return name in self._items

@@ -52,7 +52,6 @@ import math
 from collections.abc import Iterable
 
 import pandas as pd
-from scipy import stats as st
 
 from harness.data.longtail import is_long_tailed
 from harness.metrics.stats import paired_difference, summarize
@@ -171,99 +170,11 @@ def _gain(per_seed: pd.Series, key: tuple, values: pd.Series) -> dict:
 
 # ---------------------------------------------------------------- continual learning
 
-def continual_summary(records: pd.DataFrame) -> pd.DataFrame:
-    """Per (fingerprint, dataset, ipc, steps, arch, memory, step): accuracy on seen classes over seeds
-    (``steps`` 0 when not recorded)."""
-    df = task_frame(records, "continual", needs=["metric.accuracy", "step"])
-    if df.empty:
-        return df
-    df["memory"] = df["memory"].fillna(df["distiller"]) if "memory" in df else df["distiller"]
-    if "memory_per_class" in df:
-        df["ipc"] = df["memory_per_class"].fillna(df["ipc"])
-    df["steps"] = df["steps"].fillna(0).astype(int) if "steps" in df else 0
-    keys = ["protocol_fingerprint", "dataset", "ipc", "steps", "arch", "memory", "step"]
-    return pd.DataFrame(summarise_seeds(df, keys, "metric.accuracy")).sort_values(keys, ignore_index=True)
-
 
 # ---------------------------------------------------------------- NAS ranking correlation
 
-def nas_points(records: pd.DataFrame) -> pd.DataFrame:
-    """Per (fingerprint, ground truth, dataset, ipc, distiller, arch): proxy and ground-truth accuracy
-    (means over seeds)."""
-    df = task_frame(records, "nas", needs=["metric.proxy_accuracy", "metric.ground_truth_accuracy"])
-    if df.empty:
-        return df
-    df["ground_truth"] = df["ground_truth"].fillna(UNKNOWN).astype(str) if "ground_truth" in df else UNKNOWN
-    keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc", "distiller", "arch"]
-    out = df.groupby(keys, dropna=False).agg(proxy=("metric.proxy_accuracy", "mean"),
-                                             ground_truth_accuracy=("metric.ground_truth_accuracy", "mean"),
-                                             seeds=("seed", "nunique"))
-    return out.reset_index()
-
-
-def nas_summary(points: pd.DataFrame) -> pd.DataFrame:
-    """Spearman's rho, Kendall's tau, ground truth of the proxy's top-ranked architecture, best of K."""
-    rows = []
-    keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc", "distiller"]
-    for key, g in points.groupby(keys, dropna=False):
-        enough = len(g) >= 2 and g["proxy"].nunique() > 1 and g["ground_truth_accuracy"].nunique() > 1
-        rows.append(dict(zip(keys, key)) | {
-            "k": len(g),
-            "rho": st.spearmanr(g["proxy"], g["ground_truth_accuracy"]).statistic if enough else math.nan,
-            "tau": st.kendalltau(g["proxy"], g["ground_truth_accuracy"]).statistic if enough else math.nan,
-            "top1_ground_truth": g.loc[g["proxy"].idxmax(), "ground_truth_accuracy"],
-            "best_ground_truth": g["ground_truth_accuracy"].max(),
-        })
-    return pd.DataFrame(rows)
-
 
 # ---------------------------------------------------------------- debiasing
-
-DEBIAS_KEYS = ["protocol_fingerprint", "dataset", "split", "ipc", "arch", "method"]
-
-
-def settings_labels(names: pd.Series, configs: pd.Series) -> pd.Series:
-    """``name`` where every record of that name ran one config, else ``name (k=v, ...)`` with the
-    config fields that differ between its records, so runs with other settings are never pooled
-    (applied per table: a setting varied only on the validation split leaves the test names plain)."""
-    labels = names.astype(str)
-    for name, idx in names.groupby(names).groups.items():
-        dicts = [c if isinstance(c, dict) else {} for c in configs.loc[idx]]
-        varying = sorted(k for k in set().union(*dicts) if len({json.dumps(d.get(k)) for d in dicts}) > 1)
-        if varying:
-            labels.loc[idx] = [f"{name} ({', '.join(f'{k}={d.get(k)}' for k in varying)})" for d in dicts]
-    return labels
-
-
-def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
-    df = task_frame(records, "debias", needs=["metric.accuracy", "metric.worst_group_accuracy"])
-    if not df.empty:
-        method = df["method"].fillna(df["distiller"]) if "method" in df else df["distiller"]
-        df["split"] = df["split"].fillna("test") if "split" in df else "test"
-        configs = df["distiller_config"] if "distiller_config" in df else pd.Series(None, index=df.index)
-        tables = df.groupby([k for k in DEBIAS_KEYS if k != "method"], dropna=False).groups.values()
-        df["method"] = pd.concat([settings_labels(method.loc[idx], configs.loc[idx]) for idx in tables])
-    return df
-
-
-def debias_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Long form per (fingerprint, dataset, split, ipc, arch, method, measure): measure is "average", "worst group"."""
-    rows = [row for measure, col in (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy"))
-            for row in summarise_seeds(df, DEBIAS_KEYS, col, measure=measure)]
-    return pd.DataFrame(rows).sort_values([*DEBIAS_KEYS, "measure"], ignore_index=True)
-
-
-def debias_groups(df: pd.DataFrame) -> pd.DataFrame:
-    """Long form per (fingerprint, dataset, split, ipc, arch, method, group): per-group accuracy over seeds."""
-    if "metric.group_accuracy" not in df:
-        return pd.DataFrame()
-    keys = [*DEBIAS_KEYS, "group"]
-    rows = [{**{k: getattr(r, k) for k in keys[:-1]}, "seed": r.seed, "group": g, "accuracy": float(a)}
-            for r, groups in zip(df.itertuples(), df["metric.group_accuracy"]) if isinstance(groups, dict)
-            for g, a in groups.items()]
-    if not rows:
-        return pd.DataFrame()
-    return pd.DataFrame(summarise_seeds(pd.DataFrame(rows), keys, "accuracy"))
 
 
 # ---------------------------------------------------------------- long-tailed

@@ -31,10 +31,11 @@ def to_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def outside_legend(ax, title: str) -> None:
-    """The legend right of the axes, so it never hides data points or bars."""
+def legend_png(fig, ax, title: str) -> bytes:
+    """The figure as PNG with its legend right of the axes, where it never hides data points or bars."""
     ax.legend(title=title, fontsize="small", title_fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1),
               borderaxespad=0)
+    return to_png(fig)
 
 
 def bounded_interval(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -53,63 +54,6 @@ def error_bars(frame: pd.DataFrame) -> np.ndarray:
     return np.vstack([mean - low, high - mean])
 
 
-def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
-    """Distiller x architecture heatmap of mean test accuracy."""
-    grid = summary.pivot_table(index="distiller", columns="arch", values="mean")
-    fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3, 0.55 * grid.shape[0] + 1.8))
-    sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", ax=ax, linewidths=0.5,
-                cbar_kws={"label": f"mean {ACCURACY}"})
-    ax.set(xlabel="evaluation architecture", ylabel="distiller", title=title)
-    ax.tick_params(axis="x", rotation=30)
-    ax.tick_params(axis="y", rotation=0)
-    return to_png(fig)
-
-
-def continual_curves(summary: pd.DataFrame, title: str) -> bytes:
-    """Accuracy on the classes seen so far vs step, one line per memory, 95% interval bands."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for (memory, g), colour in zip(summary.groupby("memory"), sns.color_palette(n_colors=summary["memory"].nunique())):
-        g = g.sort_values("step")
-        steps = g["step"].to_numpy(dtype=float)
-        ax.plot(steps, g["mean"], marker="o", color=colour, label=str(memory))
-        if g["n"].max() > 1:
-            ax.fill_between(steps, *bounded_interval(g), color=colour, alpha=0.15, linewidth=0)
-    ax.set(xlabel="step (experiences learnt so far)", ylabel=f"{ACCURACY} on seen classes", title=title,
-           ylim=(0, 101))
-    ax.set_xticks(sorted(summary["step"].astype(int).unique()))
-    outside_legend(ax, "memory (band: 95% interval,\nclipped to 0-100%)")
-    return to_png(fig)
-
-
-def nas_scatter(points: pd.DataFrame, summary: pd.DataFrame, title: str) -> bytes:
-    """Proxy vs ground-truth accuracy per architecture; legend entries carry rho and tau."""
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    stats = summary.set_index("distiller")
-    for (distiller, g), marker in zip(points.groupby("distiller"), MARKERS * len(points)):
-        s = stats.loc[distiller]
-        ax.scatter(g["ground_truth_accuracy"], g["proxy"], s=26, alpha=0.75, marker=marker,
-                   label=f"{distiller} (rho {s['rho']:.2f}, tau {s['tau']:.2f}, K={int(s['k'])})")
-    ax.set(xlabel="ground-truth accuracy (%)", ylabel="proxy accuracy after training on the set (%)", title=title)
-    outside_legend(ax, "proxy set")
-    return to_png(fig)
-
-
-def debias_bars(summary: pd.DataFrame, title: str) -> bytes:
-    """Average and worst-group accuracy per method, 95% interval error bars."""
-    methods = list(dict.fromkeys(summary["method"]))
-    measures = ["average", "worst group"]
-    width = 0.38
-    fig, ax = plt.subplots(figsize=(max(5.5, 1.3 * len(methods) + 2), 4.2))
-    x = np.arange(len(methods))
-    for i, measure in enumerate(measures):
-        part = summary[summary["measure"] == measure].set_index("method").reindex(methods)
-        ax.bar(x + (i - 0.5) * width, part["mean"], width, yerr=error_bars(part), capsize=3, label=measure)
-    ax.set_xticks(x, methods, rotation=20, ha="right")
-    ax.set(xlabel="method", ylabel=ACCURACY, title=title, ylim=(0, 101))
-    outside_legend(ax, "accuracy (bar: 95% interval,\nclipped to 0-100%)")
-    return to_png(fig)
-
-
 def per_class_bars(summary: pd.DataFrame, title: str) -> bytes:
     """Per-class accuracy bars, classes in index order (head to tail for ``-lt`` sets), one hue per distiller."""
     classes = int(summary["class_index"].max()) + 1
@@ -118,8 +62,7 @@ def per_class_bars(summary: pd.DataFrame, title: str) -> bytes:
     ax.set(xlabel="class index (head to tail)", ylabel=f"{ACCURACY}, mean over seeds", title=title)
     if classes > 20:
         ax.set_xticks(range(0, classes, max(1, classes // 20)))
-    outside_legend(ax, "distiller")
-    return to_png(fig)
+    return legend_png(fig, ax, "distiller")
 
 
 def efficiency_bars(frame: pd.DataFrame, title: str, time_label: str = "seconds per iteration (s)") -> bytes:

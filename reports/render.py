@@ -17,7 +17,8 @@ import pandas as pd
 from harness.checkpoint import atomic_write_text
 from harness.paths import output_root
 from harness.provenance import now_iso
-from reports.sections import Figure, Section, Table, build_sections
+from reports.blocks import Figure, Section, Table
+from reports.sections import build_sections
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -83,11 +84,12 @@ def render_html(sections: list[Section], title: str, records: pd.DataFrame, out_
 
 
 def build_report(records: pd.DataFrame, out_dir, title: str = "Dataset distillation report",
-                 synset_roots: list[Path] | None = None) -> tuple[Path, Path]:
+                 synset_roots: list[Path] | None = None, task_sections=()) -> tuple[Path, Path]:
     """Collate ``records`` (a :func:`harness.records.load_records` frame) into ``out_dir/report.md``
-    and ``out_dir/report.html``; synthetic sets are looked up under ``synset_roots`` (default
-    ``<output>/synsets``). Returns (markdown path, HTML path)."""
+    and ``out_dir/report.html``, with the tasks' own sections (``task_sections``, see
+    :func:`reports.sections.build_sections`); synthetic sets are looked up under ``synset_roots``
+    (default ``<output>/synsets``). Returns (markdown path, HTML path)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sections = build_sections(records, synset_roots or [output_root() / "synsets"])
+    sections = build_sections(records, synset_roots or [output_root() / "synsets"], task_sections)
     return (render_markdown(sections, title, records, out_dir), render_html(sections, title, records, out_dir))

@@ -9,11 +9,11 @@ import torch
 
 from harness.data import load_dataset
 from harness.paths import output_root
-from harness.protocol import get_protocol
+from harness.protocol import PROTOCOLS
 from harness.records import RecordStore, records_path
 from harness.synset import SyntheticSet, save_synset, sha256_file
 
-SMOKE = get_protocol("smoke")
+SMOKE = PROTOCOLS.get("smoke")
 LONGER = SMOKE.with_overrides(epochs=7)  # same name, different fingerprint
 
 

@@ -7,7 +7,7 @@ import torch
 
 from harness.checkpoint import load_state, save_state
 from harness.errors import HarnessError
-from harness.protocol import get_protocol
+from harness.protocol import PROTOCOLS
 from harness.records import RecordStore, load_records
 from harness.synset import SyntheticSet, load_synset, save_synset
 
@@ -89,8 +89,8 @@ def test_records_append_skip_and_survive_a_torn_line(tmp_path):
 
 
 def test_protocol_fingerprint_is_stable_and_sensitive():
-    paper = get_protocol("paper")
-    assert paper.fingerprint() == get_protocol("paper").fingerprint()
+    paper = PROTOCOLS.get("paper")
+    assert paper.fingerprint() == PROTOCOLS.get("paper").fingerprint()
     assert paper.with_overrides(epochs=999).fingerprint() != paper.fingerprint()
     assert paper.with_overrides(name="renamed").fingerprint() == paper.fingerprint()
     with pytest.raises(HarnessError, match="Did you mean 'epochs'"):

@@ -39,16 +39,16 @@ def test_unknown_family_is_refused():
 
 def test_digits_are_never_flipped_and_their_protocol_says_so():
     from harness.data import load_dataset
-    from harness.protocol import get_protocol
+    from harness.protocol import PROTOCOLS
 
     mnist, fashion = load_dataset("mnist-tiny", "test").info, load_dataset("fashion-mnist-tiny", "test").info
     assert "flip" not in DSAConfig().for_dataset(mnist).families()
     assert DSAConfig().for_dataset(fashion) == DSAConfig()
-    paper = get_protocol("paper")
+    paper = PROTOCOLS.get("paper")
     assert paper.for_dataset(fashion).fingerprint() == paper.fingerprint()
     assert paper.for_dataset(mnist).fingerprint() != paper.fingerprint()  # never pooled with flipped digits
     assert paper.for_dataset(mnist).augmentation.strategy == "color_crop_cutout_scale_rotate"
-    assert get_protocol("smoke").with_overrides(augmentation=None).for_dataset(mnist).augmentation is None
+    assert PROTOCOLS.get("smoke").with_overrides(augmentation=None).for_dataset(mnist).augmentation is None
 
 
 @pytest.mark.parametrize("operation", ["crop", "scale", "rotate", "noise"])
@@ -79,12 +79,12 @@ def test_dc_crop_is_an_integer_shift_filled_with_the_channel_mean():
 
 def test_dc_protocol_augments_mnist_only():
     from harness.data import load_dataset
-    from harness.protocol import get_protocol
+    from harness.protocol import PROTOCOLS
 
     mnist, fashion = load_dataset("mnist-tiny", "test").info, load_dataset("fashion-mnist-tiny", "test").info
-    dc = get_protocol("dc")
+    dc = PROTOCOLS.get("dc")
     assert dc.for_dataset(mnist).augmentation.operations() == ("crop", "scale", "rotate")
     assert dc.for_dataset(fashion).augmentation is None
-    assert dc.for_dataset(mnist).fingerprint() != get_protocol("quick").for_dataset(mnist).fingerprint()
+    assert dc.for_dataset(mnist).fingerprint() != PROTOCOLS.get("quick").for_dataset(mnist).fingerprint()
     with pytest.raises(ValueError, match="unknown DC augmentation"):
         dc.augmentation.__class__(strategy="crop_blur").apply(torch.zeros(1, 1, 4, 4))

@@ -11,9 +11,10 @@ from distillers._runner import distil
 from harness.data import load_dataset
 from harness.errors import HarnessError
 from harness.protocol import PROTOCOLS
-from harness.records import RecordStore, records_path
+from harness.records import RecordStore, records_frame, records_path
 from harness.synset import load_synset
-from tasks.continual import TASK, CLConfig, class_order, run, summarise
+from tasks.continual import TASK, CLConfig, class_order, run
+from tasks.continual.report import continual_summary
 
 IPC = 2
 TINY = CLConfig(dataset="mnist-tiny", steps=2, memory=IPC, memories=("gdumb", "herding", "dm"), seeds=1,
@@ -97,8 +98,9 @@ def test_gdumb_memories_records_and_resume():
         assert r["protocol_fingerprint"] == run_protocol.fingerprint() and r["protocol"]["epochs"] == 2
         assert r["timing"]["wall_seconds"] > 0
     assert by[("dm", 1)]["distiller_config"]["iterations"] == 2 and by[("gdumb", 1)]["distiller"] is None
-    summary = summarise(records)
-    assert set(summary) == {"gdumb", "herding", "dm"} and set(summary["dm"]) == {1, 2}
+    summary = continual_summary(records_frame(records))
+    assert set(summary["memory"]) == {"gdumb", "herding", "dm"}
+    assert set(summary[summary["memory"] == "dm"]["step"]) == {1, 2} and (summary["n"] == 1).all()
 
     # a rerun computes nothing new
     assert len(run(TINY, log=lambda s: None)) == 6 and len(RecordStore(records_path(TASK)).load()) == 6
@@ -115,13 +117,13 @@ def test_gdumb_memories_records_and_resume():
 
 
 def test_command_prints_the_table(capsys):
-    from harness.cl import main
+    from commands.cl import main
 
     main(["--dataset", "mnist-tiny", "--steps", "2", "--memory", "1", "--seeds", "2", "--baselines", "gdumb",
           "--distillers", "", "--epochs", "1", "--device", "cpu", "--no-progress"])
     out = capsys.readouterr().out
-    assert "step 1 (5 cls)" in out and "step 2 (10 cls)" in out
-    assert out.count("gdumb") == 1 and "+-" in out
+    assert "step 1 (5 classes)" in out and "step 2 (10 classes)" in out
+    assert out.count("gdumb") == 1 and "\u00b1" in out
     fingerprints = {r["protocol_fingerprint"] for r in RecordStore(records_path("continual")).load()}
     assert len(fingerprints) == 1 and f"({fingerprints.pop()})" in out  # as recorded, adapted to digits
 
@@ -132,7 +134,7 @@ def test_command_prints_the_table(capsys):
     (["--distillers", "kcenter"], "would peek"),
 ])
 def test_command_refuses_bad_input(argv, message):
-    from harness.cl import main
+    from commands.cl import main
 
     with pytest.raises(HarnessError, match=message):
         main(["--dataset", "mnist-tiny", "--no-progress", *argv])

@@ -88,11 +88,11 @@ def test_csdm_records_alphas_and_the_short_class_warning_in_the_manifest():
 
 def test_long_tailed_evaluation_records_shot_group_accuracy():
     from harness.evaluation import default_store, evaluate_synset, read_synset
-    from harness.protocol import get_protocol
+    from harness.protocol import PROTOCOLS
 
     path = distil("random", "fashion-mnist-tiny-lt", 1, imbalance=10, progress=False, log=lambda s: None)
     synset, sha = read_synset(path)
-    (record,) = evaluate_synset(synset, sha, ["convnet"], [0], get_protocol("smoke"), default_store("evaluate"),
+    (record,) = evaluate_synset(synset, sha, ["convnet"], [0], PROTOCOLS.get("smoke"), default_store("evaluate"),
                                 progress=False)
     metrics = record["metrics"]
     assert record["extra"]["shot_grouping"] == "terciles"

@@ -149,7 +149,7 @@ def test_stand_in_correlation_rates():
 
 
 def test_debias_task_tiny_and_resume(output_dir, capsys):
-    from harness.debias import main
+    from commands.debias import main
     from harness.records import RecordStore, records_path
 
     argv = ["--dataset", "colored-mnist-spurious-tiny", "--methods", "random,dm", "--seeds", "2",
@@ -178,7 +178,7 @@ def test_debias_task_tiny_and_resume(output_dir, capsys):
 
 
 def test_debias_refuses_a_setting_no_method_has(output_dir):
-    from harness.debias import main
+    from commands.debias import main
 
     with pytest.raises(HarnessError, match="no method of random, dm has a setting 'attribute_weight'"):
         main(["--dataset", "colored-mnist-spurious-tiny", "--methods", "random,dm", "--set", "attribute_weight=2"])

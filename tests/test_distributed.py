@@ -27,7 +27,7 @@ def test_shard_covers_every_class_once():
 
 def _run(cmd, distiller, out):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = ["--distiller", distiller, *DISTILLERS[distiller][0], *ARGS, "--output", str(out)]
+    args = ["--distiller", distiller, *DISTILLERS[distiller][0], *ARGS, "--artifact", str(out)]
     done = subprocess.run(cmd + args, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return load_synset(out)

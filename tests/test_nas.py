@@ -9,12 +9,12 @@ import pytest
 from scipy import stats
 
 from harness.errors import HarnessError
-from harness.metrics.ranking import average_ranks, kendall_tau, spearman_rho
-from harness.models.nb201 import is_connected
-from harness.nas_ground_truth import MeasuredBudget, MeasuredGroundTruth, cell_code, make_ground_truth
+from harness.metrics.ranking import average_ranks, kendall_tau, ranking_summary, spearman_rho
 from harness.protocol import EvalProtocol
 from harness.records import RecordStore, records_path
-from tasks.nas import NASConfig, SearchProtocol, ranking_summary, run, sample_cells
+from tasks.nas import NASConfig, SearchProtocol, run, sample_cells
+from tasks.nas.ground_truth import MeasuredBudget, MeasuredGroundTruth, cell_code, make_ground_truth
+from tasks.nas.nb201 import is_connected
 
 TINY_SEARCH = SearchProtocol("nas-test", C=2, N=1, training=EvalProtocol(name="nas-test", epochs=2, batch_size=10),
                              validation_images=60)
@@ -95,7 +95,7 @@ def test_ground_truth_choice_errors():
 
 def _config(**changes) -> NASConfig:
     settings = dict(dataset="mnist-tiny", distiller="dm", ipc=2, overrides=(("iterations", 2), ("real_batch", 8)),
-                    archs=3, seeds=2, protocol=TINY_SEARCH, gt_budget=TINY_GT, progress=False)
+                    cells=3, seeds=2, protocol=TINY_SEARCH, gt_budget=TINY_GT, progress=False)
     return NASConfig(**{**settings, **changes})
 
 
@@ -141,15 +141,15 @@ def test_task_keeps_disconnected_cells_when_asked(output_dir):
 
 @CONSTANT_OK
 def test_command_prints_the_table_and_refuses_bad_input(capsys):
-    from harness.cli import run_command
-    from harness.nas import main
+    from commands._common import run_command
+    from commands.nas import main
 
-    main(["--dataset", "mnist-tiny", "--distiller", "random", "--ipc", "2", "--archs", "2", "--iterations", "5",
+    main(["--dataset", "mnist-tiny", "--distiller", "random", "--ipc", "2", "--cells", "2", "--iterations", "5",
           "--device", "cpu", "--no-progress"])
     out = capsys.readouterr().out
     assert "random has no 'iterations' setting; --iterations ignored" in out
     assert "disconnected cells: skip" in out and "measured: NB201 C=4 N=1" in out
-    assert len([line for line in out.splitlines() if line.strip().startswith("random (sha")]) == 1
+    assert "Spearman rho" in out and len([line for line in out.splitlines() if line.split()[:2] == ["random", "2"]]) == 1
     with pytest.raises(SystemExit) as exit_info:
         run_command(main, ["--dataset", "mnist-tiny", "--ground-truth", "table"])
     assert exit_info.value.code == 2 and "CIFAR-10 accuracies only" in capsys.readouterr().err

@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from harness.pretrain import DEFAULT_RECIPE, get_pretrained, pretrained_dir
+from harness.pretrained import DEFAULT_RECIPE, get_pretrained, pretrained_dir
 
 RECIPE = DEFAULT_RECIPE.with_overrides(epochs=1)
 

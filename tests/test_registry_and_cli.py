@@ -17,7 +17,7 @@ def test_registry_collision_and_suggestion():
 
 
 def _run(main, argv, capsys):
-    from harness.cli import run_command
+    from commands._common import run_command
 
     with pytest.raises(SystemExit) as exit_info:
         run_command(main, argv)
@@ -28,22 +28,22 @@ def _run(main, argv, capsys):
 
 
 def test_unknown_distiller(capsys):
-    from harness.distill import main
+    from commands.distill import main
 
     err = _run(main, ["--distiller", "dmm", "--dataset", "mnist-tiny"], capsys)
     assert "unknown distiller 'dmm'" in err and "Did you mean 'dm'" in err
 
 
 def test_unknown_dataset(capsys):
-    from harness.distill import main
+    from commands.distill import main
 
     err = _run(main, ["--distiller", "random", "--dataset", "fashon-mnist"], capsys)
     assert "unknown dataset" in err and "'fashion-mnist'" in err
 
 
 def test_unknown_arch(capsys, tiny):
+    from commands.evaluate import main
     from distillers._runner import distil
-    from harness.evaluate import main
 
     path = distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None)
     err = _run(main, ["--synset", str(path), "--arch", "resnet81", "--protocol", "smoke"], capsys)
@@ -51,21 +51,21 @@ def test_unknown_arch(capsys, tiny):
 
 
 def test_unknown_setting(capsys):
-    from harness.distill import main
+    from commands.distill import main
 
     err = _run(main, ["--distiller", "dm", "--dataset", "mnist-tiny", "--set", "lr_image=2"], capsys)
     assert "no setting 'lr_image'" in err and "lr_images" in err
 
 
 def test_ipc_larger_than_class(capsys):
-    from harness.distill import main
+    from commands.distill import main
 
     err = _run(main, ["--distiller", "random", "--dataset", "mnist-tiny", "--ipc", "50"], capsys)
     assert "--ipc 50 is larger than class" in err and "--ipc 20 or less" in err
 
 
 def test_ls_lists_every_registry(capsys):
-    from harness.__main__ import main
+    from commands import main
 
     main(["ls"])
     out = capsys.readouterr().out

@@ -25,16 +25,20 @@ from report_fixtures import (
     tiny_synset,
 )
 
+from commands.report import main as report_main
 from harness.metrics.stats import paired_difference, summarize
 from harness.records import load_records
-from harness.report import main as report_main
 from reports import build_report
 from reports import collate as C
 from reports.sections import build_sections
+from tasks import report_sections
+from tasks.continual.report import continual_summary
+from tasks.debias.report import debias_frame, debias_groups, debias_summary
+from tasks.nas.report import nas_points, nas_summary
 
 
 def sections_by_anchor(output_dir):
-    return {s.anchor: s for s in build_sections(load_records(), [output_dir / "synsets"])}
+    return {s.anchor: s for s in build_sections(load_records(), [output_dir / "synsets"], report_sections())}
 
 
 def test_overview_summary_and_gain_paired_by_seed():
@@ -94,9 +98,9 @@ def test_minimal_records_without_optional_fields(output_dir):
     store("debias").append({"task": "debias", "distiller": "ed"}, {"accuracy": 70.0, "worst_group_accuracy": 30.0})
     sections = sections_by_anchor(output_dir)
     assert {"overview", "continual", "debias", "provenance"} <= set(sections)
-    assert sections["overview"].blocks[0].rows == [["dm", "42.00 (n=1)"]]
-    md, html = build_report(load_records(), output_dir / "reports", "minimal")
-    assert "42.00 (n=1)" in md.read_text() and "unknown" in html.read_text()
+    assert sections["overview"].blocks[0].rows == [["dm", "42.00 (n=1, no interval)"]]
+    md, html = build_report(load_records(), output_dir / "reports", "minimal", task_sections=report_sections())
+    assert "42.00 (n=1, no interval)" in md.read_text() and "unknown" in html.read_text()
 
 
 def test_continual_nas_debias_and_long_tailed_numbers(output_dir):
@@ -106,16 +110,16 @@ def test_continual_nas_debias_and_long_tailed_numbers(output_dir):
     add_long_tailed()
     add_bench()
     records = load_records()
-    cl = C.continual_summary(records).set_index(["memory", "step"])
+    cl = continual_summary(records).set_index(["memory", "step"])
     assert cl.loc[("dm", 3), "mean"] == pytest.approx(30.5) and cl.loc[("dm", 3), "n"] == 2
-    nas = C.nas_summary(C.nas_points(records)).set_index("distiller")
+    nas = nas_summary(nas_points(records)).set_index("distiller")
     assert nas.loc["dm", "rho"] == pytest.approx(1.0) and nas.loc["dm", "tau"] == pytest.approx(1.0)
     assert nas.loc["random", "rho"] < 0 and nas.loc["random", "top1_ground_truth"] == 60.0
     assert nas.loc["dm", "top1_ground_truth"] == nas.loc["dm", "best_ground_truth"] == 90.0 and nas.loc["dm", "k"] == 5
     bench = C.bench_summary(load_records()).set_index("distiller")
     assert sorted(bench.index) == ["dm", "ncfm"] and bench.loc["ncfm", "seconds_per_iteration"] == 0.12
     assert (bench.loc["ncfm", "dataset"], bench.loc["ncfm", "peak_memory_mb"]) == ("cifar10", 1400.0)
-    groups = C.debias_groups(C.debias_frame(records)).set_index(["method", "group"])
+    groups = debias_groups(debias_frame(records)).set_index(["method", "group"])
     assert groups.loc[("ed+critics", "label=0,attr=1"), "mean"] == pytest.approx(55.5)
     shots = C.shot_group_summary(C.long_tailed_frame(records)).set_index(["distiller", "group"])
     assert shots.loc[("csdm", "few"), "mean"] == pytest.approx(50.0)
@@ -147,7 +151,7 @@ def test_image_grid_finds_artifacts_by_path_and_by_checksum(output_dir):
 
 def test_markdown_and_html_carry_the_same_content(output_dir):
     add_everything()
-    md_path, html_path = build_report(load_records(), output_dir / "reports", "All sections")
+    md_path, html_path = build_report(load_records(), output_dir / "reports", "All sections", task_sections=report_sections())
     md, html = md_path.read_text(), html_path.read_text()
     page = parse_page(html)
     assert len(page.tables) >= 12
@@ -177,7 +181,7 @@ def test_report_command_writes_both_files(output_dir, capsys):
 
 
 def test_report_command_without_records_says_what_to_run(tmp_path, capsys):
-    from harness.cli import run_command
+    from commands._common import run_command
 
     with pytest.raises(SystemExit) as exc:
         run_command(report_main, ["--output", str(tmp_path / "empty")])
@@ -186,7 +190,7 @@ def test_report_command_without_records_says_what_to_run(tmp_path, capsys):
 
 
 def test_empty_records_render_an_empty_report(tmp_path):
-    md, html = build_report(load_records([]), tmp_path / "out", "Nothing yet")
+    md, html = build_report(load_records([]), tmp_path / "out", "Nothing yet", task_sections=report_sections())
     assert "No records to report" in md.read_text() and "No records to report" in html.read_text()
 
 
@@ -206,7 +210,7 @@ def test_debias_keeps_splits_and_settings_apart(output_dir):
         s.append({"task": "debias", "method": "ed+label+attr", "distiller": "ed-debias", "dataset": "d", "ipc": 10,
                   "seed": 0, "split": split, "distiller_config": {"attribute_weight": weight, "lr_images": 10.0},
                   **proto(SMOKE)}, {"accuracy": 60.0, "worst_group_accuracy": worst}, SMOKE.as_dict())
-    summary = C.debias_summary(C.debias_frame(load_records()))
+    summary = debias_summary(debias_frame(load_records()))
     worst = summary[summary["measure"] == "worst group"].set_index(["split", "method"])["mean"]
     assert worst.to_dict() == {("test", "ed+label+attr"): 30.0,  # one config in the test table
                                ("val", "ed+label+attr (attribute_weight=1.0)"): 0.0,

@@ -14,6 +14,7 @@ from report_fixtures import add_everything, parse_page
 
 from harness.records import load_records
 from reports import build_report
+from tasks import report_sections
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -52,7 +53,7 @@ def test_report_renders_in_headless_chromium(output_dir, tmp_path):
     import json
 
     add_everything()
-    _, html_path = build_report(load_records(), output_dir / "reports", "Browser check")
+    _, html_path = build_report(load_records(), output_dir / "reports", "Browser check", task_sections=report_sections())
     html = html_path.read_text()
     page = parse_page(html)
     probed = tmp_path / "probed.html"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from harness.sweep import expand
+from commands.sweep import expand
 
 SWEEP = [sys.executable, "-m", "harness.sweep", "--distillers", "random", "--datasets", "mnist-tiny",
          "--ipc", "1,2", "--seeds", "2", "--protocol", "smoke", "--device", "cpu"]

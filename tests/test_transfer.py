@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 import harness.evaluation
+from commands.transfer import main
 from harness.errors import HarnessError
 from harness.models.fingerprint import arch_fingerprint
-from harness.records import RecordStore, records_path
-from harness.transfer import main
-from tasks.transfer import PROFILES, TransferConfig, compare, run
+from harness.records import RecordStore, records_frame, records_path
+from reports.collate import accuracy_summary
+from tasks.transfer import PROFILES, TransferConfig, run
 
 ARCHS = ("convnet", "alexnet")
 CONFIG = TransferConfig(dataset="mnist-tiny", ipc=2, archs=ARCHS, seeds=2, protocol=PROFILES["smoke"].protocol,
@@ -44,14 +45,14 @@ def test_task_resumes_after_interruption_keeping_finished_cells(monkeypatch):
     assert all(r["protocol"]["augmentation"]["strategy"] == "color_crop_cutout_scale_rotate" for r in records)
     assert len(RecordStore(path).load()) == 8 and run(CONFIG, log=lambda _: None) and len(path.read_text().splitlines()) == 8
 
-    rows = compare(records)
-    dm_rows = [r for r in rows if r["distiller"] == "dm"]
-    assert {r["arch"] for r in dm_rows} == set(ARCHS)
-    for r in dm_rows:  # the gain is the seed-paired difference to the random subset
+    summary = accuracy_summary(records_frame(records), tasks=("transfer",))
+    dm_rows = summary[summary["distiller"] == "dm"]
+    assert set(dm_rows["arch"]) == set(ARCHS)
+    for _, r in dm_rows.iterrows():  # the gain is the seed-paired difference to the random subset
         by = {(x["distiller"], x["arch"], x["seed"]): x["metrics"]["accuracy"] for x in records}
         diffs = [by[("dm", r["arch"], s)] - by[("random", r["arch"], s)] for s in (0, 1)]
-        assert r["gain"]["mean"] == pytest.approx(sum(diffs) / 2)
-        assert r["accuracy"]["n"] == 2
+        assert r["gain_mean"] == pytest.approx(sum(diffs) / 2)
+        assert r["n"] == 2 and r["gain_n"] == 2
 
 
 def test_command_prints_table_and_writes_reports(capsys, output_dir):

@@ -3,7 +3,7 @@
 ``register_attributed_dataset(info, attribute)`` registers ``info.name``, whose reader returns
 (images, labels, attributes), and its attribute view ``<name>-attr``: the same images labelled by
 the attribute (and carrying the original label as their attribute). A classifier of the attribute
-(the debiasing critic's phi_2) is then pretrained and cached by ``harness.pretrain`` like any other.
+(the debiasing critic's phi_2) is then pretrained and cached by ``harness.pretrained`` like any other.
 """
 
 from __future__ import annotations

@@ -44,3 +44,15 @@ def kendall_tau(x, y) -> float:
     n0 = upper.sum()
     denominator = math.sqrt(float(n0 - (sx == 0).sum()) * float(n0 - (sy == 0).sum()))
     return float((sx * sy).sum() / denominator) if denominator > 0 else math.nan
+
+
+def ranking_summary(proxy: dict[str, float], truth: dict[str, float]) -> dict:
+    """Rank agreement of per-cell proxy scores with the ground truth (cells in sample order)."""
+    archs = list(proxy)
+    p, t = [proxy[a] for a in archs], [truth[a] for a in archs]
+    top1 = max(archs, key=proxy.__getitem__)  # max keeps the first of tied cells
+    best = max(archs, key=truth.__getitem__)
+    return {"k": len(archs), "spearman_rho": spearman_rho(p, t), "kendall_tau": kendall_tau(p, t),
+            "top1_arch": top1, "top1_ground_truth": truth[top1], "best_arch": best, "best_ground_truth": truth[best],
+            "top1_regret": truth[best] - truth[top1]}
+

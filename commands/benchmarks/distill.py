@@ -26,9 +26,9 @@ import time
 
 import torch
 
+from commands.benchmarks import register_benchmark
 from distillers import DISTILLERS, IterativeDistiller, create_distiller
 from distillers._base import RunContext
-from harness.benchmarks import register_benchmark
 from harness.data import DatasetInfo, ImageData
 from harness.errors import HarnessError
 

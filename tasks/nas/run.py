@@ -8,7 +8,7 @@ benchmark's N=5, a short schedule) and seeds, and scored once, after its final e
 seeded sample of the real *training* split (the paper ranks on a 10k validation set; the test split
 is never used to rank; the sample may share a few images with the random subset, the same ones for
 every cell). Per set we report Spearman's rho and Kendall's tau between the
-per-cell proxy means over seeds and the ground truth (``harness.nas_ground_truth``), the ground
+per-cell proxy means over seeds and the ground truth (``tasks.nas.ground_truth``), the ground
 truth of the cell the proxy ranks first (ties: first in sample order), the best among the K, and
 the regret (best minus top-1).
 
@@ -35,21 +35,21 @@ from harness.augment import mix_seed
 from harness.data import load_dataset
 from harness.errors import HarnessError
 from harness.evaluation import read_synset
-from harness.metrics.ranking import kendall_tau, spearman_rho
-from harness.models.nb201 import NUM_ARCHS, is_connected, sample_archs
-from harness.nas_ground_truth import (
+from harness.metrics.ranking import ranking_summary
+from harness.protocol import EvalProtocol
+from harness.provenance import measure
+from harness.records import RecordStore, cell_key, records_path
+from harness.registry import Registry
+from harness.synset import SyntheticSet
+from harness.train import test_model, train_model
+from tasks.nas.ground_truth import (
     MEASURED_BUDGETS,
     GroundTruth,
     MeasuredBudget,
     NB201Protocol,
     make_ground_truth,
 )
-from harness.protocol import EvalProtocol
-from harness.provenance import measure
-from harness.records import RecordStore, cell_key, records_path
-from harness.synset import SyntheticSet
-from harness.train import test_model, train_model
-from tasks.base import register_task
+from tasks.nas.nb201 import NUM_ARCHS, is_connected, sample_archs
 
 TASK = "nas"
 DISCONNECTED = ("skip", "keep")
@@ -63,7 +63,7 @@ class SearchProtocol(NB201Protocol):
     validation_images: int = 10_000
 
 
-SEARCH_PROTOCOLS: dict[str, SearchProtocol] = {
+SEARCH_PROTOCOLS: Registry[SearchProtocol] = Registry("search protocol", {
     # Paper sec. 6.5: 3 cells in total (N=1), 50 epochs, ranking on 10k real training images; the harness's
     # evaluation recipe otherwise (SGD lr 0.01, batch 256, DSA).
     "paper": SearchProtocol("nas-paper", C=16, N=1, training=EvalProtocol(name="nas-paper", epochs=50)),
@@ -71,7 +71,7 @@ SEARCH_PROTOCOLS: dict[str, SearchProtocol] = {
     # ranking on 2,000 real training images.
     "cpu": SearchProtocol("nas-cpu", C=4, N=1, training=EvalProtocol(name="nas-cpu", epochs=30, lr=0.03, batch_size=50),
                           validation_images=2_000),
-}
+})
 
 
 @dataclass(frozen=True)
@@ -82,12 +82,12 @@ class NASConfig:
     distill_seed: int = 0
     overrides: tuple[tuple[str, object], ...] = ()  # distiller settings (e.g. iterations)
     synset: str | None = None  # an artifact to use instead of distilling
-    archs: int = 100
+    cells: int = 100  # K, the number of sampled NB201 cells
     sample_seed: int = 0
     disconnected: str = "skip"
     seeds: int = 1
     protocol: SearchProtocol = SEARCH_PROTOCOLS["cpu"]
-    ground_truth: str = "train"  # see harness.nas_ground_truth.make_ground_truth
+    ground_truth: str = "train"  # see tasks.nas.ground_truth.make_ground_truth
     nb201_file: str | None = None
     gt_budget: MeasuredBudget = MEASURED_BUDGETS["cpu"]
     device: str = "cpu"
@@ -100,7 +100,7 @@ def sample_cells(k: int, seed: int, disconnected: str = "skip") -> list[str]:
         raise HarnessError(f"disconnected cells must be 'skip' or 'keep', not {disconnected!r}")
     pool = [a for a in sample_archs(NUM_ARCHS, seed) if disconnected == "keep" or is_connected(a)]
     if not 1 <= k <= len(pool):
-        raise HarnessError(f"--archs must be between 1 and {len(pool)} (cells available with disconnected="
+        raise HarnessError(f"--cells must be between 1 and {len(pool)} (cells available with disconnected="
                            f"{disconnected}), got {k}")
     return pool[:k]
 
@@ -173,18 +173,6 @@ def train_proxies(sets, archs: list[str], config: NASConfig, truth: GroundTruth,
                             "validation_images": len(validation), "sample_seed": config.sample_seed})
 
 
-def ranking_summary(proxy: dict[str, float], truth: dict[str, float]) -> dict:
-    """Rank agreement of per-cell proxy scores with the ground truth (cells in sample order)."""
-    archs = list(proxy)
-    p, t = [proxy[a] for a in archs], [truth[a] for a in archs]
-    top1 = max(archs, key=proxy.__getitem__)  # max keeps the first of tied cells
-    best = max(archs, key=truth.__getitem__)
-    return {"k": len(archs), "spearman_rho": spearman_rho(p, t), "kendall_tau": kendall_tau(p, t),
-            "top1_arch": top1, "top1_ground_truth": truth[top1], "best_arch": best, "best_ground_truth": truth[best],
-            "top1_regret": truth[best] - truth[top1]}
-
-
-@register_task(TASK)
 def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[dict]:
     """Sample, distil, measure the ground truth, train the proxies, summarise; returns this run's
     per-(set, cell, seed) records and one summary record per set."""
@@ -192,7 +180,7 @@ def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[
     if config.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1, got {config.seeds}")
     device = torch.device(config.device)
-    archs = sample_cells(config.archs, config.sample_seed, config.disconnected)
+    archs = sample_cells(config.cells, config.sample_seed, config.disconnected)
     truth = make_ground_truth(config.ground_truth, config.dataset, config.nb201_file, config.gt_budget, device,
                               config.progress)
     sets = proxy_sets(config, device, log)

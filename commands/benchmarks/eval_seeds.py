@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from harness.benchmarks import register_benchmark
+from commands.benchmarks import register_benchmark
 from harness.data import DatasetInfo
 from harness.multiseed import train_seeds
 from harness.protocol import EvalProtocol

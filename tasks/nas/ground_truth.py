@@ -33,12 +33,12 @@ from harness.augment import mix_seed
 from harness.checkpoint import atomic_write_text
 from harness.data import DatasetInfo, load_dataset
 from harness.errors import HarnessError
-from harness.models.nb201 import OPS, NB201Network, arch_to_string, parse_arch
 from harness.paths import cache_dir
 from harness.protocol import EvalProtocol
 from harness.provenance import environment, measure
-from harness.registry import did_you_mean
+from harness.registry import Registry
 from harness.train import test_model, train_model
+from tasks.nas.nb201 import OPS, NB201Network, arch_to_string, parse_arch
 
 
 class GroundTruth(ABC):
@@ -192,14 +192,14 @@ class MeasuredBudget(NB201Protocol):
 
 _GT_TRAINING = EvalProtocol(name="nb201-measured", epochs=1, lr=0.05, batch_size=32, lr_milestones=(),
                             augmentation=None)
-MEASURED_BUDGETS: dict[str, MeasuredBudget] = {
+MEASURED_BUDGETS: Registry[MeasuredBudget] = Registry("ground-truth budget", {
     # The full real training split, 2 epochs (lr 0.05 then 0.005), NB201 skeleton at C=16, N=1.
     "full": MeasuredBudget("nb201-measured-full", C=16, N=1,
                            training=EvalProtocol(name="nb201-measured", epochs=2, lr=0.05, batch_size=128,
                                                  augmentation=None)),
     # A shared 2-core CPU: C=4, N=1, one pass over a seeded 20% of the training split (batch 32, lr 0.05).
     "cpu": MeasuredBudget("nb201-measured-cpu", C=4, N=1, training=_GT_TRAINING, train_fraction=0.2),
-}
+})
 
 
 def cell_code(arch_str: str) -> str:
@@ -278,7 +278,11 @@ class MeasuredGroundTruth(GroundTruth):
         }
 
 
-GROUND_TRUTHS = ("train", "table", "official")
+GROUND_TRUTHS: Registry[str] = Registry("ground truth", {
+    "train": "measured on the dataset's real training split (cached per cell)",
+    "table": "the offline analog-nasbench CIFAR-10 table",
+    "official": "the NAS-Bench-201 file (--nb201-file)",
+})
 
 
 def make_ground_truth(kind: str, dataset: str, nb201_file: str | Path | None = None,
@@ -286,9 +290,7 @@ def make_ground_truth(kind: str, dataset: str, nb201_file: str | Path | None = N
                       progress: bool = True) -> GroundTruth:
     """``train``: measured on ``dataset``; ``table``: analog-nasbench (CIFAR-10 only); ``official``:
     the NAS-Bench-201 file at ``nb201_file`` (CIFAR-10 or CIFAR-100)."""
-    if kind not in GROUND_TRUTHS:
-        raise HarnessError(f"unknown ground truth '{kind}'.{did_you_mean(kind, list(GROUND_TRUTHS))} "
-                           f"Known: {', '.join(GROUND_TRUTHS)}.")
+    GROUND_TRUTHS.get(kind)  # an unknown kind: one line with "did you mean"
     if kind == "train":
         return MeasuredGroundTruth(dataset, budget, device, progress)
     if kind == "table":

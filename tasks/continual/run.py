@@ -22,28 +22,27 @@ skipped on rerun (a memory's earlier steps only refill the buffer).
 
 from __future__ import annotations
 
+import logging
 import warnings
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
-from distillers._base import create_distiller
+from distillers._base import create_distiller, settings_it_has
 from distillers._matching import REAL_CHUNK, random_network
 from distillers._runner import distil
 from distillers.selection import EmbeddingSelection, Herding
 from harness.augment import mix_seed
 from harness.data import ImageData, load_dataset
 from harness.errors import HarnessError
-from harness.metrics.stats import summarize
 from harness.models.fingerprint import arch_cell
 from harness.protocol import PROTOCOLS, Augmentation, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
 from harness.synset import load_synset
-from harness.train import init_model
-from tasks.base import register_task
+from harness.train import init_model, make_optimizer
 
 TASK = "continual"
 RANDOM = "gdumb"  # Avalanche's class-balanced reservoir buffer
@@ -72,13 +71,12 @@ def class_order(num_classes: int, seed: int) -> list[int]:
 
 def distiller_plan(name: str, settings: tuple[tuple[str, object], ...]) -> tuple[dict, dict]:
     """(overrides, full config) of a distiller memory; refuses a method that would peek at future classes."""
-    distiller = create_distiller(name)
+    overrides = settings_it_has(name, settings)
+    distiller = create_distiller(name, overrides)
     if isinstance(distiller, EmbeddingSelection):
         raise HarnessError(f"'{name}' embeds with a network pretrained on every class, which would peek at "
                            f"classes before they arrive; use the built-in '{HERDING}' memory (random features)")
-    known = {f.name for f in fields(distiller.Config)}
-    overrides = {key: value for key, value in settings if key in known}
-    return overrides, asdict(create_distiller(name, overrides).config)
+    return overrides, asdict(distiller.config)
 
 
 @torch.no_grad()
@@ -91,6 +89,14 @@ def herding_memory(train: ImageData, classes: list[int], ipc: int, seed: int, ar
     index = torch.cat([idx[chooser.choose(features[idx.to(device)], ipc).cpu()]
                        for idx in data.indices_by_class() if len(idx)])
     return data.normalised(index), data.labels[index]
+
+
+def quiet_avalanche() -> None:
+    """Avalanche's deprecation warnings and logging chatter would flood the one progress bar."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", module=r"avalanche(\.|$)")
+    warnings.filterwarnings("ignore", message=r".*(QP solver|No loggers specified).*")
+    logging.getLogger("avalanche").setLevel(logging.ERROR)
 
 
 def memory_maker(memory: str, config: CLConfig, train: ImageData, seed: int, overrides: dict,
@@ -194,10 +200,7 @@ def gdumb_strategy(config: CLConfig, info, seed: int, policy, probes=()):
     _, MemoryGDumb, ProtocolDraws = _plugins()
     protocol, device = config.protocol, torch.device(config.device)
     model = init_model(config.arch, info, seed, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
-                                weight_decay=protocol.weight_decay)
-    milestones = [int(f * protocol.epochs) for f in protocol.lr_milestones]
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=protocol.lr_gamma)
+    optimizer, scheduler = make_optimizer(model, protocol, steps_per_epoch=1)  # Avalanche steps it per epoch
     with warnings.catch_warnings():  # "No loggers specified": the records are the log
         warnings.simplefilter("ignore", UserWarning)
         evaluator = EvaluationPlugin(accuracy_metrics(experience=True, stream=True), loggers=[])
@@ -237,7 +240,6 @@ def _stream_accuracy(results: dict) -> tuple[float, list[float]]:
     return 100.0 * stream[0], [100.0 * v for _, v in per_exp]
 
 
-@register_task(TASK)
 def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()) -> list[dict]:
     """Train and test GDumb with every memory and seed; returns the records of all wanted cells.
 
@@ -245,6 +247,7 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
     """
     from avalanche.benchmarks import class_incremental_benchmark
 
+    quiet_avalanche()
     store = store or RecordStore(records_path(TASK))
     train, test = load_dataset(config.dataset, "train"), load_dataset(config.dataset, "test")
     info = train.info
@@ -301,9 +304,3 @@ def _describe(memory: str) -> str:
     return f"distiller '{memory}' run on the arriving classes' training images only"
 
 
-def summarise(records: list[dict]) -> dict[str, dict[int, dict]]:
-    """Per memory and step: accuracy on the seen classes summarised over seeds."""
-    values: dict[str, dict[int, list[float]]] = {}
-    for r in records:
-        values.setdefault(r["memory"], {}).setdefault(r["step"], []).append(r["metrics"]["accuracy"])
-    return {m: {step: summarize(v) for step, v in sorted(steps.items())} for m, steps in values.items()}

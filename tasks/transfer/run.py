@@ -13,21 +13,19 @@ A profile fixes the evaluation protocol, the distillation budget and the default
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from distillers._base import create_distiller
+from distillers._base import settings_it_has
 from distillers._runner import distil
 from harness.data import DEFAULT_DATASET
 from harness.errors import HarnessError
 from harness.evaluation import evaluate_synset, read_synset
-from harness.metrics.stats import paired_difference, summarize
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.records import RecordStore, records_path
-from harness.registry import did_you_mean
-from tasks.base import register_task
+from harness.registry import Registry
 
 TASK = "transfer"
 BASELINE = "random"
@@ -43,7 +41,7 @@ class Profile:
     archs: tuple[str, ...]
 
 
-PROFILES: dict[str, Profile] = {
+PROFILES: Registry[Profile] = Registry("profile", {
     # CPU, under 10 minutes on 2 cores for MNIST IPC 10, 3 seeds: the published recipe (SGD lr
     # 0.01, momentum 0.9, wd 5e-4, batch 256, DSA) cut to 50 epochs with lr x0.1 at epoch 25;
     # 100 distillation iterations with 32 real images per class, one network pretrained on 10,000
@@ -59,14 +57,7 @@ PROFILES: dict[str, Profile] = {
     "paper": Profile(PROTOCOLS["paper"], (), ("convnet", "mlp", "alexnet", "vgg11", "resnet18", "vit")),
     # Tests and smoke runs only: 5 epochs, 2 distillation iterations of 8 real images per class.
     "smoke": Profile(PROTOCOLS["smoke"], (("iterations", 2), ("real_batch", 8)), ("convnet",)),
-}
-
-
-def get_profile(name: str) -> Profile:
-    if name not in PROFILES:
-        raise HarnessError(f"unknown profile '{name}'.{did_you_mean(name, list(PROFILES))} "
-                           f"Known: {', '.join(PROFILES)}.")
-    return PROFILES[name]
+})
 
 
 @dataclass(frozen=True)
@@ -84,55 +75,31 @@ class TransferConfig:
     progress: bool = True
 
 
-def budget_overrides(distiller: str, budget: tuple[tuple[str, int], ...]) -> dict:
-    """The budget's settings that ``distiller`` has (a selection method has no iterations)."""
-    known = {f.name for f in fields(create_distiller(distiller).Config)}
-    return {k: v for k, v in budget if k in known}
-
-
-def _distil(name: str, config: TransferConfig, dataset: str, ipc: int, log) -> Path:
-    return distil(name, dataset, ipc, config.distill_seed, budget_overrides(name, config.distill_budget),
-                  torch.device(config.device), progress=config.progress, log=log)
-
-
-@register_task(TASK)
 def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> list[dict]:
     """Distil (or reuse) the set and its random baseline, evaluate every missing (set, arch, seed)
     cell; returns the records of all of them."""
     if config.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1, got {config.seeds}")
     store = store or RecordStore(records_path(TASK))
+    device = torch.device(config.device)
     if config.synset is not None:
         path = Path(config.synset)
     else:
-        path = _distil(config.distiller, config, config.dataset, config.ipc, log)
+        path = distil(config.distiller, config.dataset, config.ipc, config.distill_seed,
+                      settings_it_has(config.distiller, config.distill_budget), device, progress=config.progress,
+                      log=log)
     synset, _ = read_synset(path, config.dataset)
     paths = [path]
-    if synset.meta.get("distiller") != BASELINE:
-        paths.append(_distil(BASELINE, config, synset.info.name, synset.ipc, log))
+    if synset.meta.get("distiller") != BASELINE:  # the same-size random subset of the same dataset
+        paths.append(distil(BASELINE, synset.info.name, synset.ipc, config.distill_seed,
+                            settings_it_has(BASELINE, config.distill_budget), device, progress=config.progress,
+                            log=log))
     records = {}
     for p in paths:
         s, sha = read_synset(p, synset.info.name)
         log(f"transfer: evaluating {s.meta.get('distiller')} ({p.name}) on {', '.join(config.archs)}, "
             f"{config.seeds} seeds, protocol {config.protocol.name} ({config.protocol.for_dataset(s.info).fingerprint()})")
         for r in evaluate_synset(s, sha, list(config.archs), list(range(config.seeds)), config.protocol, store,
-                                 torch.device(config.device), task=TASK, progress=config.progress):
+                                 device, task=TASK, progress=config.progress):
             records[r["key"]] = r
     return list(records.values())
-
-
-def compare(records: list[dict], metric: str = "accuracy") -> list[dict]:
-    """Per (distiller, arch): accuracy summary over seeds and the gain over the random subset of
-    the same architecture, paired by seed (NaN-free only with >= 2 common seeds)."""
-    values: dict[tuple[str, str], dict[int, float]] = {}
-    for r in records:
-        values.setdefault((r["distiller"], r["arch"]), {})[r["seed"]] = r["metrics"][metric]
-    rows = []
-    for (distiller, arch), by_seed in values.items():
-        row = {"distiller": distiller, "arch": arch, "accuracy": summarize(list(by_seed.values())), "gain": None}
-        random = values.get((BASELINE, arch), {})
-        common = sorted(set(by_seed) & set(random))
-        if distiller != BASELINE and common:
-            row["gain"] = paired_difference([by_seed[s] for s in common], [random[s] for s in common])
-        rows.append(row)
-    return sorted(rows, key=lambda r: (r["arch"], r["distiller"] == BASELINE, r["distiller"]))

@@ -4,7 +4,7 @@ measure average, worst-group and per-group test accuracy over (label, attribute)
 Methods (paper table 8): ``random``, ``dm``, ``ed``, ``ed+label`` (distiller ``ed-critic``: ED
 plus the label critic's cross-entropy) and ``ed+label+attr`` (``ed-debias``, the paper's method,
 eq. 4/7: also the attribute critic in a bounded form, see ``distillers/energy.py``). The critics
-are classifiers pretrained on the real training split and cached by ``harness.pretrain`` (the
+are classifiers pretrained on the real training split and cached by ``harness.pretrained`` (the
 attribute critic on the attribute view ``<dataset>-attr``). Every iterative method gets the same
 distillation budget (``iterations``, ``real_batch``); ``settings`` go to every method whose
 distiller has them. Task defaults (``METHOD_DEFAULTS``, below the user's settings): the ED family
@@ -21,26 +21,24 @@ its final epoch on ``split`` (``test``, or ``val`` to choose settings); seeds gi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from distillers._base import create_distiller
+from distillers._base import create_distiller, setting_names, settings_it_has
 from distillers._runner import distil
 from harness.data import load_dataset
 from harness.data.attributes import attribute_of
 from harness.data.spurious import NAME as STAND_IN
 from harness.errors import HarnessError
 from harness.metrics.groups import group_metrics
-from harness.metrics.stats import summarize
 from harness.models.fingerprint import arch_cell
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
-from harness.registry import did_you_mean
+from harness.registry import Registry, did_you_mean
 from harness.synset import load_synset, sha256_file
 from harness.train import init_model, predict, train_model
-from tasks.base import register_task
 
 TASK = "debias"
 
@@ -59,13 +57,13 @@ METHOD_DEFAULTS: dict[str, dict] = {
     "ed+label+attr": {**ED_LR_CELEBA, **ATTRIBUTE_SETTINGS},
 }
 
-METHODS: dict[str, str] = {  # a row of the comparison -> the registered distiller that runs it
+METHODS: Registry[str] = Registry("debias method", {  # a row of the comparison -> the distiller that runs it
     "random": "random",
     "dm": "dm",
     "ed": "ed",
     "ed+label": "ed-critic",
     "ed+label+attr": "ed-debias",
-}
+})
 
 
 @dataclass(frozen=True)
@@ -84,29 +82,18 @@ class DebiasConfig:
     progress: bool = True
 
 
-def check_method(name: str) -> str:
-    if name not in METHODS:
-        raise HarnessError(f"unknown debias method '{name}'.{did_you_mean(name, list(METHODS))} "
-                           f"Known: {', '.join(METHODS)}.")
-    return METHODS[name]
-
-
-def setting_names(name: str) -> set[str]:
-    return {f.name for f in fields(create_distiller(check_method(name)).Config)}
-
-
 def method_plan(name: str, budget: dict) -> tuple[str, dict, dict]:
     """(distiller, overrides, full config) of a method: its task defaults, then the shared budget
     and settings (those the distiller has)."""
-    known = setting_names(name)
-    overrides = {**METHOD_DEFAULTS.get(name, {}), **{k: v for k, v in budget.items() if v is not None and k in known}}
-    distiller = METHODS[name]
+    distiller = METHODS.get(name)
+    overrides = {**METHOD_DEFAULTS.get(name, {}),
+                 **settings_it_has(distiller, {k: v for k, v in budget.items() if v is not None})}
     return distiller, overrides, asdict(create_distiller(distiller, overrides).config)
 
 
 def check_settings(methods: tuple[str, ...], settings: dict) -> None:
     """Refuse a setting that none of the methods has (a typo would otherwise be silently ignored)."""
-    known = set().union(*(setting_names(m) for m in methods))
+    known = set().union(*(setting_names(METHODS.get(m)) for m in methods))
     for key in settings:
         if key not in known:
             raise HarnessError(f"no method of {', '.join(methods)} has a setting '{key}'."
@@ -122,7 +109,6 @@ def evaluate_groups(synset, scored, arch: str, protocol: EvalProtocol, seed: int
     return group_metrics(predict(model, scored), scored.labels, scored.attributes, num_attributes)
 
 
-@register_task(TASK)
 def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> list[dict]:
     """Distil and evaluate every missing (method, seed) cell; returns the records of all of them."""
     store = store or RecordStore(records_path(TASK))
@@ -157,17 +143,3 @@ def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> li
     return [r for r in store.load() if r["key"] in keys]
 
 
-def summarise(records: list[dict]) -> dict[str, dict]:
-    """Per method: summaries over seeds of accuracy and worst-group accuracy, per-group means."""
-    by_method: dict[str, list[dict]] = {}
-    for r in records:
-        by_method.setdefault(r["method"], []).append(r["metrics"])
-    out = {}
-    for method, runs in by_method.items():
-        groups = sorted(runs[0]["group_accuracy"])
-        out[method] = {
-            "accuracy": summarize([m["accuracy"] for m in runs]),
-            "worst_group_accuracy": summarize([m["worst_group_accuracy"] for m in runs]),
-            "group_accuracy": {g: summarize([m["group_accuracy"][g] for m in runs]) for g in groups},
-        }
-    return out

@@ -1,0 +1,251 @@
+"""What every command shares, defined once: the parser (one-line errors, defaults in ``--help``),
+the common flags, their validation, and the runner that turns bad input into one line on stderr.
+
+One vocabulary: ``--output DIR`` is the output folder everywhere (records, artifacts, caches,
+reports; default ``$DD_OUTPUT``, else ``runs/``), ``--seeds N`` means seeds 0..N-1, ``--protocol``
+names an evaluation protocol (``python -m harness ls`` lists them), ``--device`` and
+``--no-progress`` mean the same in every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.registry import UnknownNameError
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default (unless it says it already or has none)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS, []) and "default" not in text and action.option_strings:
+            text += f" (default: {action.default})"
+        return text
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (with "did you mean" for a mistyped flag)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(formatter_class=HelpFormatter, **kwargs)
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            flags = [a for a in message.split(":", 1)[1].split() if a.startswith("--")]
+            known = [o for action in self._actions for o in action.option_strings]
+            close = difflib.get_close_matches(flags[0], known, n=1, cutoff=0.6) if flags else []
+            message += f" Did you mean '{close[0]}'?" if close else ""
+        raise HarnessError(f"{self.prog}: {message}")
+
+
+def whole_number(minimum: int = 1):
+    """An argparse type: an int >= ``minimum``, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got '{text}'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+POSITIVE = whole_number(1)
+
+
+def number_list(text: str) -> list[int]:
+    """``1,10,50`` -> [1, 10, 50], each a whole number >= 1."""
+    return [POSITIVE(v.strip()) for v in text.split(",") if v.strip()]
+
+
+def name_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", type=Path, metavar="DIR",
+                        help="output folder: records/, synsets/, cache/, reports/ (default: $DD_OUTPUT, else runs/)")
+
+
+def add_run_flags(parser: argparse.ArgumentParser, progress: bool = True) -> None:
+    """``--output``, ``--device`` and (for commands that show progress bars) ``--no-progress``."""
+    add_output(parser)
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    if progress:
+        parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_dataset(parser: argparse.ArgumentParser, default: str, imbalance: bool = True) -> None:
+    parser.add_argument("--dataset", default=default, help="dataset name (python -m harness ls lists them)")
+    if imbalance:
+        parser.add_argument("--imbalance", type=float, default=None,
+                            help="imbalance factor n_max/n_min of a long-tailed '<name>-lt' dataset (default 100)")
+
+
+def add_seeds(parser: argparse.ArgumentParser, default: int, what: str = "evaluation seeds") -> None:
+    parser.add_argument("--seeds", type=POSITIVE, default=default, help=f"{what} 0..N-1")
+
+
+def add_protocol(parser: argparse.ArgumentParser, default: str = "quick") -> None:
+    from harness.protocol import PROTOCOLS
+
+    parser.add_argument("--protocol", default=default,
+                        help=f"evaluation protocol, one of: {', '.join(PROTOCOLS)}")
+    parser.add_argument("--epochs", type=POSITIVE, help="override the protocol's epochs (changes its fingerprint)")
+
+
+def add_distill_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ipc", type=POSITIVE, default=10, help="images per class")
+    parser.add_argument("--seed", type=whole_number(0), default=0, help="distillation seed")
+    parser.add_argument("--iterations", type=POSITIVE, help="override the distiller's iteration budget")
+    parser.add_argument("--real-batch", type=POSITIVE, help="real images per class per iteration")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other distiller setting, e.g. --set lr_images=0.5 (repeatable)")
+
+
+def parse_settings(pairs: list[str]) -> dict:
+    """``["lr_images=0.5", "dsa=false"]`` -> dict (values coerced later by the config type)."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise HarnessError(f"--set expects key=value, got '{pair}'")
+        key, value = pair.split("=", 1)
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def distill_overrides(args) -> dict:
+    overrides = parse_settings(args.set)
+    for key in ("iterations", "real_batch"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    return overrides
+
+
+def protocol_from_args(args):
+    from harness.protocol import PROTOCOLS
+
+    protocol = PROTOCOLS.get(args.protocol)
+    return protocol.with_overrides(epochs=args.epochs) if args.epochs is not None else protocol
+
+
+def imbalance_from_args(args) -> float:
+    """The imbalance factor; given for a dataset that is not long-tailed, it is refused."""
+    from harness.data.longtail import is_long_tailed
+
+    if args.imbalance is None:
+        return 100.0
+    if not is_long_tailed(args.dataset):
+        raise HarnessError(f"--imbalance applies to long-tailed datasets only: use --dataset {args.dataset}-lt, "
+                           f"or drop --imbalance")
+    if args.imbalance < 1:
+        raise HarnessError(f"--imbalance must be >= 1 (n_max / n_min), got {args.imbalance:g}")
+    return args.imbalance
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise HarnessError(f"--device {name} was asked for but CUDA is not available: use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise HarnessError(f"unknown device '{name}': use auto, cpu or cuda[:N]") from None
+
+
+def run_settings(args) -> dict:
+    """The ``device`` and ``progress`` fields every task config takes, from ``--device``/``--no-progress``."""
+    return {"device": str(resolve_device(args.device)), "progress": not args.no_progress}
+
+
+def use_output(folder: Path | None) -> Path:
+    """Make ``folder`` (or ``$DD_OUTPUT``/``runs``) the output folder, after checking it can be written."""
+    from harness.paths import output_root
+
+    if folder is not None:
+        os.environ["DD_OUTPUT"] = str(folder)
+    root = output_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise HarnessError(f"cannot write to the output folder {root} ({exc.strerror or exc}): choose another with "
+                           f"--output DIR or $DD_OUTPUT") from None
+    return root
+
+
+def recorded_protocols(records: list[dict]) -> str:
+    """``name (fingerprint)`` of the protocols the records ran under: the ones adapted to the
+    dataset (e.g. DSA without flip on digits), which a config's own protocol may not be."""
+    seen = dict.fromkeys((r["protocol_name"], r["protocol_fingerprint"]) for r in records)
+    return ", ".join(f"{name} ({fp})" for name, fp in seen)
+
+
+def run_task(task: str, config, title: str, details: str, **kwargs) -> list[dict]:
+    """Run the registered task on ``config`` and print its results (:func:`print_results`)."""
+    from tasks import TASKS
+
+    records = TASKS.get(task).run(config, **kwargs)
+    print_results(task, records, title, details)
+    return records
+
+
+def print_results(task: str, records: list[dict], title: str, details: str) -> None:
+    """A header (``title`` on the records' dataset and its source, the protocols run, ``details``),
+    the task's own report section as console tables (the numbers the report shows), then where its
+    records are."""
+    from harness.data.core import registered_info
+    from harness.records import records_frame, records_path
+    from reports.blocks import text_section
+    from tasks import TASKS
+
+    dataset = records[0]["dataset"]
+    print(f"{title} on {dataset} ({registered_info(dataset).source}), protocol {recorded_protocols(records)}; "
+          f"{details}:")
+    print(text_section(TASKS.get(task).report_section()(records_frame(records))))
+    print(f"records: {records_path(task)}")
+
+
+def run_command(main, argv=None) -> None:
+    """Run ``main(argv)``; bad input becomes one line on stderr and exit status 2, an output that
+    cannot be written likewise; an interrupt keeps what was recorded."""
+    from harness.speed import tune_malloc
+
+    tune_malloc()  # a process-wide setting, so it belongs to the entry point, not to an import
+    try:
+        main(argv)
+    except (HarnessError, UnknownNameError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:  # a file the command had to write or read
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished results are kept; rerun the same command to continue", file=sys.stderr)
+        sys.exit(130)
+
+
+def arch_list(text: str) -> list[str]:
+    """``convnet,vgg11`` -> names, each checked against the model registry before any work."""
+    from harness.models import MODELS
+
+    archs = name_list(text)
+    for a in archs:
+        MODELS.get(a)
+    return archs

@@ -1,0 +1,40 @@
+"""``python -m harness.bench [--only NAME ...]``: time the project's hot paths and print a table.
+
+Every row is also recorded (``<output>/records/bench.jsonl``) with versions, git commit and
+device, so before/after measurements of a change are comparable.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from commands import _common as cli
+from harness.records import RecordStore, records_path
+
+WRITES = "writes: one record per printed row to <output>/records/bench.jsonl"
+
+
+def main(argv=None) -> None:
+    from commands.benchmarks import BENCHMARKS
+
+    parser = cli.Parser(prog="python -m harness.bench", description=__doc__, epilog=WRITES)
+    parser.add_argument("--only", nargs="*", default=None, help=f"any of: {', '.join(BENCHMARKS.names())} (default all)")
+    parser.add_argument("--repeats", type=cli.POSITIVE, default=3, help="timed repetitions after one warm-up")
+    cli.add_run_flags(parser, progress=False)
+    args = parser.parse_args(argv)
+    names = args.only if args.only else BENCHMARKS.names()
+    for name in names:
+        BENCHMARKS.get(name)
+    args.device = cli.resolve_device(args.device)
+    cli.use_output(args.output)
+    store = RecordStore(records_path("bench"))
+    for name in names:
+        rows = BENCHMARKS.get(name)(args)
+        print(f"== {name} ({args.device}, {torch.get_num_threads()} threads)")
+        for row in rows:
+            print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+            store.append({"task": "bench", "benchmark": name, "run": row}, row, timing={"device": str(args.device)})
+
+
+if __name__ == "__main__":
+    cli.run_command(main)

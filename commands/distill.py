@@ -1,0 +1,49 @@
+"""``python -m harness.distill --distiller dm --dataset mnist --ipc 10``: distil and write an artifact.
+
+Checkpoints every ``--checkpoint-every`` iterations and continues from the checkpoint when rerun
+(unless ``--no-resume``); an identical artifact already on disk is reused. Under
+``torchrun --nproc_per_node=K -m harness.distill ...`` the classes are split across K ranks
+(see ``harness/distributed.py``); rank 0 writes the artifact, whose manifest records the world size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from commands import _common as cli
+from harness.data import DEFAULT_DATASET
+
+WRITES = ("writes: <output>/synsets/<dataset>/<distiller>/ipc<K>-seed<S>-<hash>.safetensors and .json beside it "
+          "(or --artifact PATH), a checkpoint beside it while running, pretrained models under <output>/cache/")
+
+
+def main(argv=None) -> None:
+    from distillers import DISTILLERS, distil
+    from harness.distributed import init_from_env, rank_and_size
+
+    parser = cli.Parser(prog="python -m harness.distill", description=__doc__, epilog=WRITES)
+    parser.add_argument("--distiller", required=True, help=f"one of: {', '.join(DISTILLERS.names())}")
+    cli.add_dataset(parser, DEFAULT_DATASET)
+    cli.add_distill_flags(parser)
+    parser.add_argument("--artifact", type=Path, metavar="PATH", help="artifact path (default under <output>/synsets/)")
+    parser.add_argument("--checkpoint-every", type=cli.POSITIVE, help="iterations between checkpoints")
+    parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    cli.add_run_flags(parser)
+    args = parser.parse_args(argv)
+    DISTILLERS.get(args.distiller)
+    imbalance = cli.imbalance_from_args(args)
+    cli.use_output(args.output)
+    overrides = cli.distill_overrides(args)
+    if args.checkpoint_every is not None:
+        overrides["checkpoint_every"] = args.checkpoint_every
+    device = init_from_env(cli.resolve_device(args.device))  # joins torchrun's process group, if any
+    rank = rank_and_size()[0]
+    path = distil(args.distiller, args.dataset, args.ipc, args.seed, overrides, device, imbalance,
+                  args.artifact, resume=not args.no_resume, progress=not args.no_progress and rank == 0,
+                  log=print if rank == 0 else (lambda line: None))
+    if rank == 0:
+        print(path)
+
+
+if __name__ == "__main__":
+    cli.run_command(main)

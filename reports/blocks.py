@@ -1,0 +1,179 @@
+"""The report's building blocks: tables, figures and sections, and the formatting every section
+shares (intervals, gains, protocol captions, notes). Generic reports and each task's own section
+(``tasks/<task>/report.py``) are made of these."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from harness.metrics.stats import format_interval
+from reports import collate as C
+
+PM = "\u00b1"
+DASH = "\u2013"
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+    bold: list[list[bool]]
+    wrap: bool = False  # numeric comparison tables keep cells on one line; text tables wrap
+
+
+@dataclass
+class Figure:
+    caption: str
+    png: bytes
+    name: str  # file stem, unique in the report
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    intro: str
+    notes: list[str] = field(default_factory=list)
+    blocks: list[Table | Figure] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- formatting
+
+def fmt_interval(r, digits: int = 2) -> str:
+    """``mean +- std [low, high], n=k`` (95% t-interval over seeds); one seed has no spread."""
+    return format_interval(r, digits, with_std=True)
+
+
+def fmt_gain(r) -> str:
+    """The paired gain over random, ``+d [low, high], n=k``, or a dash when there is none."""
+    if not r.get("gain_n"):
+        return DASH
+    return format_interval({"n": r["gain_n"], "mean": r["gain_mean"], "ci_low": r["gain_low"],
+                            "ci_high": r["gain_high"]}, signed=True)
+
+
+def fmt_number(x, digits: int = 2) -> str:
+    return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+WRAP_AFTER = 4
+
+
+def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[str, str, callable]],
+               col_key, row_header: str) -> Table:
+    """Pivot ``long`` (one row per (row value, column key)) into a table; best per column in bold.
+
+    ``columns`` lists (header suffix, numeric field ranked for bold or None, formatter); every
+    distinct ``col_key(r)`` gives one column per entry, left out when it has no value in any row.
+    Higher is better; NaN is never bold, nor the only value of a column. A table of more than
+    ``WRAP_AFTER`` value columns wraps its cells, so the last column (e.g. the final continual step)
+    stays on screen instead of behind a horizontal scroll.
+    """
+    long = long.assign(_col=[col_key(r) for _, r in long.iterrows()])
+    row_keys = sorted(dict.fromkeys(long[row]), key=lambda name: (is_baseline(name), str(name)))
+    header, body = [row_header], [[(str(rk), False)] for rk in row_keys]
+    for ck in dict.fromkeys(long["_col"]):
+        part = long[long["_col"] == ck].set_index(row)
+        for suffix, rank_field, fmt in columns:
+            ranked = pd.to_numeric(part[rank_field] if rank_field else pd.Series(math.nan, part.index), errors="coerce")
+            best = ranked.max() if ranked.notna().sum() > 1 else math.nan
+            column = [(fmt(part.loc[rk]), bool(ranked.get(rk) == best)) if rk in part.index else (DASH, False)
+                      for rk in row_keys]
+            if all(text == DASH for text, _ in column):
+                continue
+            header.append(f"{ck}{suffix}".strip())
+            for cells, cell in zip(body, column):
+                cells.append(cell)
+    return Table(caption, header, [[t for t, _ in cells] for cells in body], [[b for _, b in cells] for cells in body],
+                 wrap=len(header) - 1 > WRAP_AFTER)
+
+
+def is_baseline(name) -> bool:
+    """Random-subset baselines go last in comparison tables."""
+    return str(name) == C.RANDOM or str(name).endswith("-" + C.RANDOM)
+
+
+def long_table(caption: str, frame: pd.DataFrame, header: list[str]) -> Table:
+    rows = [[str(v) for v in r] for r in frame.itertuples(index=False)]
+    return Table(caption, header, rows, [[False] * len(header) for _ in rows], wrap=True)
+
+
+def protocol_caption(fp: str, records: pd.DataFrame) -> str:
+    names = C.with_defaults(records).query("protocol_fingerprint == @fp")["protocol_name"].unique()
+    return f"protocol {', '.join(map(str, names)) or C.UNKNOWN} (fingerprint {fp})"
+
+
+def fingerprint_note(fingerprints, records: pd.DataFrame) -> list[str]:
+    """Why a section is split: which protocol fields differ between its fingerprints."""
+    fingerprints = list(dict.fromkeys(fingerprints))
+    if len(fingerprints) < 2:
+        return []
+    table = C.protocol_table(records)
+    diffs = C.protocol_differences(table[table["protocol_fingerprint"].isin(fingerprints)])
+    detail = "; ".join(f"{protocol_caption(fp, records)}: {diffs.get(fp) or 'protocol not recorded'}"
+                       for fp in fingerprints)
+    return [f"These results come from {len(fingerprints)} evaluation protocols with different fingerprints. "
+            f"Numbers trained and tested under different protocols are not comparable, so each protocol "
+            f"gets its own table and figure and no column mixes them. Differences: {detail}."]
+
+
+def extra_values(df: pd.DataFrame, key: str) -> list[str]:
+    """Distinct values of ``extra[key]`` over the records that have it."""
+    values = [e.get(key) for e in df.get("extra", []) if isinstance(e, dict) and e.get(key) is not None]
+    return sorted(set(map(str, values)))
+
+
+def few_seeds_note(summary: pd.DataFrame) -> list[str]:
+    """A reminder when intervals rest on two seeds (t quantile 12.7: wide by construction)."""
+    if "n" in summary and (summary["n"] == 2).any():
+        return ["Some results rest on 2 seeds, where the 95% t-interval is mean " + PM + " 12.7 x std / sqrt(2): "
+                "wide by construction (it can leave 0-100%; figures clip it). Run more seeds for tight intervals."]
+    return []
+
+
+def comparison_section(anchor: str, title: str, intro: str, summary: pd.DataFrame, records: pd.DataFrame) -> Section:
+    """A section comparing the rows of ``summary``, with the notes every comparison needs: why it is
+    split by protocol (:func:`fingerprint_note`) and when intervals rest on two seeds."""
+    return Section(anchor, title, intro,
+                   notes=fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary))
+
+
+def slug(*parts) -> str:
+    text = "-".join(str(p) for p in parts)
+    return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-").lower()
+
+
+ACC_COLUMNS = [(": accuracy (%)", "mean", fmt_interval), (": gain over random (pp)", "gain_mean", fmt_gain)]
+NO_RANDOM = ("no same-size random subset was evaluated under the same protocol, architecture and seeds, so no "
+             "gain over random is shown (evaluate the `random` distiller at the same IPC to add it).")
+
+
+def accuracy_columns(summary: pd.DataFrame, notes: list[str], where: str) -> list:
+    """Accuracy and gain columns; the gain is left out (with a note) when no cell has a random partner."""
+    if summary["gain_n"].fillna(0).astype(int).sum() > 0:
+        return ACC_COLUMNS
+    if (summary["distiller"] != C.RANDOM).any():
+        notes.append(f"{where}: {NO_RANDOM}")
+    return ACC_COLUMNS[:1]
+
+
+def text_table(table: Table) -> str:
+    """A table as aligned console text (a bold cell ends in ``*``), under its caption."""
+    rows = [table.header] + [[f"{c} *" if b else c for c, b in zip(cells, bold)]
+                             for cells, bold in zip(table.rows, table.bold)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(table.header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+             for row in rows]
+    return "\n".join([f"{table.caption}:", *lines])
+
+
+def text_section(section: Section | None) -> str:
+    """A section's tables and notes as console text (figures are in the written report)."""
+    if section is None:
+        return "(no results)"
+    parts = [text_table(b) for b in section.blocks if isinstance(b, Table)]
+    return "\n\n".join(parts + [f"note: {n}" for n in section.notes])

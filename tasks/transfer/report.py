@@ -1,0 +1,60 @@
+"""Transfer's summary, console table, report section and figure.
+
+Records read (``task`` "transfer"): ``distiller``, ``dataset``, [``imbalance``], ``ipc``, ``arch``,
+``seed``, ``protocol_name``, ``protocol_fingerprint``, ``metric.accuracy`` (%). The random-subset
+baseline is a row with ``distiller`` "random" and the same cell otherwise; the gain over it is
+paired by seed (:func:`reports.collate.accuracy_summary`, the one computation the console table
+and the report share).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from reports import collate as C
+from reports.blocks import (
+    Figure,
+    Section,
+    accuracy_columns,
+    comparison_section,
+    protocol_caption,
+    slug,
+    wide_table,
+)
+from reports.figures import ACCURACY, to_png
+
+TASKS = ("transfer",)
+
+
+def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
+    """Distiller x architecture heatmap of mean test accuracy."""
+    grid = summary.pivot_table(index="distiller", columns="arch", values="mean")
+    fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3, 0.55 * grid.shape[0] + 1.8))
+    sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", ax=ax, linewidths=0.5,
+                cbar_kws={"label": f"mean {ACCURACY}"})
+    ax.set(xlabel="evaluation architecture", ylabel="distiller", title=title)
+    ax.tick_params(axis="x", rotation=30)
+    ax.tick_params(axis="y", rotation=0)
+    return to_png(fig)
+
+
+
+def section(records: pd.DataFrame) -> Section | None:
+    summary = C.accuracy_summary(records, tasks=TASKS)
+    if summary.empty:
+        return None
+    s = comparison_section("transfer", "Cross-architecture transfer",
+                           "Each synthetic set trained on every architecture under one protocol; heatmap of mean test "
+                           "accuracy (%), table with intervals and the paired gain over the same-size random subset.",
+                           summary, records)
+    for (fp, label, ipc), part in summary.groupby(["protocol_fingerprint", "dataset_label", "ipc"], sort=False):
+        where = f"{label}, IPC {ipc}, {protocol_caption(fp, records)}"
+        s.blocks.append(Figure(f"Transfer heatmap: {where}",
+                               transfer_heatmap(part, f"{label}, IPC {ipc}"), slug("transfer", fp, label, ipc)))
+        s.blocks.append(wide_table(f"Transfer: {where}", part, "distiller", accuracy_columns(part, s.notes, where),
+                                   lambda r: r["arch"],
+                                   "distiller"))
+    return s
+
