@@ -11,28 +11,14 @@ comparison: every summary is keyed by the fingerprint first, and the report rend
 Likewise an architecture recorded under two revisions of its definition (``arch_fingerprint``)
 is two architectures, ``name [fingerprint]`` (:func:`arch_revisions`).
 
-**Expected record shapes** (what each section reads; optional fields in brackets):
+**Expected record shapes** (what the generic sections read; optional fields in brackets; each
+task's own section documents its records in ``tasks/<task>/report.py``):
 
-- overview and transfer -- ``task`` "evaluate" or "transfer": ``distiller``, ``dataset``,
+- overview -- ``task`` "evaluate" or "transfer": ``distiller``, ``dataset``,
   [``imbalance``], ``ipc``, ``arch``, ``seed``, ``protocol_name``, ``protocol_fingerprint``,
   ``metric.accuracy`` (%). The same-size random-subset baseline is a row with ``distiller``
   "random" and the same dataset, IPC, architecture, fingerprint and seeds; the gain over it is
   paired by seed (seeds without a random partner are left out of the gain).
-- continual -- ``task`` "continual": ``memory`` [falls back to ``distiller``], ``dataset``,
-  ``memory_per_class`` [or ``ipc``] (memory images per class), [``steps``] (experiences in the
-  stream), ``step`` (the experience just learnt, plotted as recorded: 1..steps), ``seed``,
-  ``metric.accuracy`` (% on the test data of all classes seen so far), [``protocol_fingerprint``].
-- nas -- ``task`` "nas", one record per (proxy set, architecture[, seed]): ``distiller`` (the
-  proxy set's, "random" for the random subset), ``dataset``, ``ipc``, ``arch`` (the NB201 cell
-  string), [``seed``], ``metric.proxy_accuracy`` (% after training on the proxy set),
-  ``metric.ground_truth_accuracy`` (%), [``protocol_fingerprint``, ``ground_truth`` (which ground
-  truth: sets scored against different ones are never pooled)]. Records without both metrics (e.g. a
-  run summary) are ignored; rho and tau are recomputed from per-architecture means.
-- debias -- ``task`` "debias": ``method`` [falls back to ``distiller``], ``dataset``, ``ipc``,
-  ``seed``, ``metric.accuracy``, ``metric.worst_group_accuracy``, ``metric.group_accuracy``
-  ({group name: %}), [``protocol_fingerprint``, ``split`` (default "test"; "val" rows, the runs
-  that choose settings, are summarised apart), ``distiller_config`` (a method run with different
-  settings is one row per setting, named by the settings that differ)].
 - long-tailed -- any "evaluate"/"transfer" record with ``imbalance`` > 1 or a ``-lt`` dataset and
   ``metric.per_class_accuracy`` (list of %, class index order); [``metric.many_shot_accuracy``,
   ``metric.medium_shot_accuracy``, ``metric.few_shot_accuracy``] for the shot-group table.

@@ -5,7 +5,9 @@ ConvNet (``convnet``, ``convnet4``, ``convnet5``; the distillation standard), th
 (both from timm). Every model works at 28x28x1 and 32x32x3.
 """
 
-from harness.models import convnet, small, timm_models  # noqa: F401  (their @register_model lines run)
 from harness.models.registry import MODELS, build_model, register_model
+from harness.plugins import import_all
+
+import_all(__name__, __path__)  # every module's @register_model lines run
 
 __all__ = ["MODELS", "build_model", "register_model"]
