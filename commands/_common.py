@@ -30,17 +30,26 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line (with "did you mean" for a mistyped flag)."""
+    """An ``ArgumentParser`` whose errors are one line, with "did you mean" for a mistyped flag and
+    the new name of a renamed one (``renamed``: old flag -> new flag)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, renamed: dict[str, str] | None = None, **kwargs):
         super().__init__(formatter_class=HelpFormatter, **kwargs)
+        self.renamed = renamed or {}
+
+    def parse_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        known = [o for action in self._actions for o in action.option_strings]
+        for flag in (a.split("=", 1)[0] for a in args if a.startswith("--")):  # before "required" complaints
+            if flag in self.renamed:
+                raise HarnessError(f"{self.prog}: {flag} is now {self.renamed[flag]}")
+            if not any(k.startswith(flag) for k in known):  # argparse takes unique prefixes
+                close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+                raise HarnessError(f"{self.prog}: unknown flag {flag}." + (f" Did you mean '{close[0]}'?" if close else
+                                                                           " See --help."))
+        return super().parse_args(args, namespace)
 
     def error(self, message: str):
-        if message.startswith("unrecognized arguments:"):
-            flags = [a for a in message.split(":", 1)[1].split() if a.startswith("--")]
-            known = [o for action in self._actions for o in action.option_strings]
-            close = difflib.get_close_matches(flags[0], known, n=1, cutoff=0.6) if flags else []
-            message += f" Did you mean '{close[0]}'?" if close else ""
         raise HarnessError(f"{self.prog}: {message}")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from commands import _common as cli
 from harness.data import DEFAULT_DATASET
+from harness.errors import HarnessError
 
 WRITES = ("writes: <output>/synsets/<dataset>/<distiller>/ipc<K>-seed<S>-<hash>.safetensors and .json beside it "
           "(or --artifact PATH), a checkpoint beside it while running, pretrained models under <output>/cache/")
@@ -30,6 +31,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
+    if args.output is not None and args.output.suffix in (".safetensors", ".json"):
+        raise HarnessError(f"--output is the output folder, not the artifact ({args.output}): use --artifact PATH")
     DISTILLERS.get(args.distiller)
     imbalance = cli.imbalance_from_args(args)
     cli.use_output(args.output)

@@ -26,7 +26,8 @@ def main(argv=None) -> None:
     from tasks.nas.ground_truth import GROUND_TRUTHS, MEASURED_BUDGETS
 
     started = time.perf_counter()
-    parser = cli.Parser(prog="python -m harness.nas", description=__doc__, epilog=WRITES)
+    parser = cli.Parser(prog="python -m harness.nas", description=__doc__, epilog=WRITES,
+                        renamed={"--archs": "--cells", "--protocol": "--search-protocol"})
     cli.add_dataset(parser, "fashion-mnist", imbalance=False)
     parser.add_argument("--distiller", default="dm", help=f"one of: {', '.join(DISTILLERS.names())}")
     cli.add_distill_flags(parser)

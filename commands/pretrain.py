@@ -16,7 +16,7 @@ WRITES = ("writes: <output>/cache/pretrained/<dataset>/<arch>/<recipe fingerprin
 
 def main(argv=None) -> None:
     from harness.models import MODELS
-    from harness.pretrain import DEFAULT_RECIPE, get_pretrained, pretrained_dir
+    from harness.pretrained import DEFAULT_RECIPE, get_pretrained, pretrained_dir
 
     parser = cli.Parser(prog="python -m harness.pretrain", description=__doc__, epilog=WRITES)
     cli.add_dataset(parser, DEFAULT_DATASET)

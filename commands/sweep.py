@@ -112,9 +112,6 @@ def make_executor(args, folder: Path):
 
     if args.executor == "local":
         return submitit.LocalExecutor(folder=folder)
-    if shutil.which("srun") is None:
-        raise HarnessError("--executor slurm needs Slurm's srun on this machine's PATH: run the sweep from a Slurm "
-                           "login node, or use --executor local")
     executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     params = {"timeout_min": args.timeout_min, "slurm_array_parallelism": args.parallel}
     if args.partition:
@@ -200,6 +197,9 @@ def main(argv=None) -> None:
     parser.add_argument("--timeout-min", type=cli.POSITIVE, default=240, help="Slurm time limit per job (minutes)")
     cli.add_output(parser)
     args = parser.parse_args(argv)
+    if args.executor == "slurm" and shutil.which("srun") is None:
+        raise HarnessError("--executor slurm needs Slurm's srun on this machine's PATH: run the sweep from a Slurm "
+                           "login node, or use --executor local")
     cells = expand(load_grid(args))
     check_cells(cells)
     cli.use_output(args.output)

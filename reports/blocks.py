@@ -65,11 +65,13 @@ WRAP_AFTER = 4
 
 def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[str, str, callable]],
                col_key, row_header: str) -> Table:
-    """Pivot ``long`` (one row per (row value, column key)) into a table; best per column in bold.
+    """Pivot ``long`` (one row per (row value, column key)) into a table; a separated best in bold.
 
     ``columns`` lists (header suffix, numeric field ranked for bold or None, formatter); every
     distinct ``col_key(r)`` gives one column per entry, left out when it has no value in any row.
-    Higher is better; NaN is never bold, nor the only value of a column. A table of more than
+    Higher is better. A value is bold only when its 95% interval (:data:`INTERVALS` of the ranked
+    field) lies wholly above every other row's in the column: never where intervals overlap, where a
+    value has no interval (n=1), or for a field without intervals. A table of more than
     ``WRAP_AFTER`` value columns wraps its cells, so the last column (e.g. the final continual step)
     stays on screen instead of behind a horizontal scroll.
     """
@@ -79,10 +81,8 @@ def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[s
     for ck in dict.fromkeys(long["_col"]):
         part = long[long["_col"] == ck].set_index(row)
         for suffix, rank_field, fmt in columns:
-            ranked = pd.to_numeric(part[rank_field] if rank_field else pd.Series(math.nan, part.index), errors="coerce")
-            best = ranked.max() if ranked.notna().sum() > 1 else math.nan
-            column = [(fmt(part.loc[rk]), bool(ranked.get(rk) == best)) if rk in part.index else (DASH, False)
-                      for rk in row_keys]
+            best = separated_best(part, rank_field)
+            column = [(fmt(part.loc[rk]), rk == best) if rk in part.index else (DASH, False) for rk in row_keys]
             if all(text == DASH for text, _ in column):
                 continue
             header.append(f"{ck}{suffix}".strip())
@@ -90,6 +90,22 @@ def wide_table(caption: str, long: pd.DataFrame, row: str, columns: list[tuple[s
                 cells.append(cell)
     return Table(caption, header, [[t for t, _ in cells] for cells in body], [[b for _, b in cells] for cells in body],
                  wrap=len(header) - 1 > WRAP_AFTER)
+
+
+INTERVALS = {"mean": ("ci_low", "ci_high"), "gain_mean": ("gain_low", "gain_high")}  # field -> its 95% interval
+BOLD_RULE = ("Bold marks a value whose 95% interval lies wholly above every other row's in its column; where "
+             "intervals overlap, or a value rests on one seed, nothing is bold.")
+
+
+def separated_best(part: pd.DataFrame, field: str | None):
+    """The row whose ``field`` interval lies above every other row's, or None."""
+    if field not in INTERVALS or len(part) < 2:
+        return None
+    low, high = (pd.to_numeric(part[c], errors="coerce") for c in INTERVALS[field])
+    top = pd.to_numeric(part[field], errors="coerce").idxmax() if part[field].notna().any() else None
+    if top is None or math.isnan(low[top]) or high.drop(top).isna().any():
+        return None
+    return top if low[top] > high.drop(top).max() else None
 
 
 def is_baseline(name) -> bool:
@@ -137,9 +153,9 @@ def few_seeds_note(summary: pd.DataFrame) -> list[str]:
 
 def comparison_section(anchor: str, title: str, intro: str, summary: pd.DataFrame, records: pd.DataFrame) -> Section:
     """A section comparing the rows of ``summary``, with the notes every comparison needs: why it is
-    split by protocol (:func:`fingerprint_note`) and when intervals rest on two seeds."""
-    return Section(anchor, title, intro,
-                   notes=fingerprint_note(summary["protocol_fingerprint"], records) + few_seeds_note(summary))
+    split by protocol (:func:`fingerprint_note`), when intervals rest on two seeds, what bold means."""
+    return Section(anchor, title, intro, notes=fingerprint_note(summary["protocol_fingerprint"], records)
+                   + few_seeds_note(summary) + [BOLD_RULE])
 
 
 def slug(*parts) -> str:
@@ -162,7 +178,7 @@ def accuracy_columns(summary: pd.DataFrame, notes: list[str], where: str) -> lis
 
 
 def text_table(table: Table) -> str:
-    """A table as aligned console text (a bold cell ends in ``*``), under its caption."""
+    """A table as aligned console text (a bold cell, see :data:`BOLD_RULE`, ends in ``*``), under its caption."""
     rows = [table.header] + [[f"{c} *" if b else c for c, b in zip(cells, bold)]
                              for cells, bold in zip(table.rows, table.bold)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(table.header))]

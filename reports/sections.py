@@ -47,7 +47,7 @@ def overview_section(records: pd.DataFrame) -> Section | None:
                            "Test accuracy (%) of models trained from scratch on each synthetic set, tested once after "
                            "the final epoch: mean " + PM + " std [95% t-interval] over evaluation seeds. The gain is "
                            "the paired (same seed) difference to the same-size random real subset in percentage "
-                           "points, with its 95% interval. Best per column in bold.",
+                           "points, with its 95% interval.",
                            summary, records)
     for fp, part in summary.groupby("protocol_fingerprint", sort=False):
         caption = protocol_caption(fp, records)

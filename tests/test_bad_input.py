@@ -1,0 +1,124 @@
+"""Every command refuses bad input before any work: exit status 2, one line on stderr naming what
+is wrong, no traceback, and nothing written under the output folder."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from commands import COMMANDS, entry_point
+
+ARTIFACT = "{artifact}"  # replaced by a real random-subset artifact of mnist-tiny
+FILE = "{file}"  # replaced by a path to an existing regular file
+
+CASES = [  # (command, argv, a fragment of the one-line error)
+    ("distill", ["--distiller", "dmm"], "Did you mean 'dm'"),
+    ("distill", ["--distiller", "random", "--dataset", "fashon-mnist"], "'fashion-mnist'"),
+    ("distill", ["--distiller", "dm", "--real-batch", "0"], "--real-batch: expected a whole number >= 1, got 0"),
+    ("distill", ["--distiller", "dm", "--checkpoint-every", "0"], "--checkpoint-every"),
+    ("distill", ["--distiller", "dm", "--iterations", "0"], "--iterations"),
+    ("distill", ["--distiller", "dm", "--iterations", "-3"], "got -3"),
+    ("distill", ["--distiller", "dm", "--ipc", "a"], "--ipc: expected a whole number >= 1, got 'a'"),
+    ("distill", ["--distiller", "random", "--dataset", "mnist-tiny", "--imbalance", "5"], "long-tailed datasets only"),
+    ("distill", ["--distiller", "random", "--dataset", "mnist-tiny", "--ipc", "50"], "--ipc 20 or less"),
+    ("distill", ["--distiler", "dm"], "Did you mean '--distiller'"),
+    ("distill", ["--distiller", "random", "--output", "/proc/no-such-folder"], "cannot write to the output folder"),
+    ("distill", ["--distiller", "random", "--output", FILE + "/below"], "cannot write to the output folder"),
+    ("evaluate", ["--synset", ARTIFACT, "--seeds", "0"], "--seeds"),
+    ("evaluate", ["--synset", ARTIFACT, "--seeds", "-2"], "got -2"),
+    ("evaluate", ["--synset", ARTIFACT, "--epochs", "0"], "--epochs"),
+    ("evaluate", ["--synset", ARTIFACT, "--protocol", "quik"], "Did you mean 'quick'"),
+    ("evaluate", ["--synset", ARTIFACT, "--archs", "resnet81"], "'resnet18'"),
+    ("evaluate", ["--synset", "/no/such/set.safetensors"], "does not exist"),
+    ("pretrain", ["--count", "0"], "--count"),
+    ("pretrain", ["--epochs", "0"], "--epochs"),
+    ("pretrain", ["--arch", "convnt"], "Did you mean 'convnet'"),
+    ("pretrain", ["--imbalance", "5"], "long-tailed datasets only"),
+    ("transfer", ["--distiller", "dm", "--synset", ARTIFACT], "not both"),
+    ("transfer", ["--profile", "quik"], "Did you mean 'quick'"),
+    ("transfer", ["--seeds", "0"], "--seeds"),
+    ("transfer", ["--archs", "alexnett"], "'alexnet'"),
+    ("cl", ["--memory", "0"], "--memory"),
+    ("cl", ["--baselines", "gdumbb"], "unknown baseline 'gdumbb'"),
+    ("cl", ["--distillers", "herding"], "baseline memory"),
+    ("cl", ["--dataset", "mnist-tiny", "--steps", "3", "--no-progress"], "does not split 10 classes evenly"),
+    ("nas", ["--cells", "0"], "--cells"),
+    ("nas", ["--search-protocol", "cpuu"], "Did you mean 'cpu'"),
+    ("nas", ["--ground-truth", "trian"], "Did you mean 'train'"),
+    ("nas", ["--archs", "20"], "--archs is now --cells"),
+    ("distill", ["--distiller", "dm", "--output", "set.safetensors"], "use --artifact PATH"),
+    ("debias", ["--methods", "ed+lable"], "Did you mean 'ed+label'"),
+    ("debias", ["--split", "train"], "invalid choice"),
+    ("debias", ["--seeds", "0"], "--seeds"),
+    ("sweep", ["--distillers", "dm", "--ipc", "a"], "--ipc"),
+    ("sweep", ["--distillers", "dm", "--ipc", "0"], "--ipc"),
+    ("sweep", ["--distillers", "random", "--datasets", "mnist-tiny", "--ipc", "99999"], "--ipc 20 or less"),
+    ("sweep", ["--distillers", "dm", "--datasets", "mnsit"], "Did you mean 'mnist'"),
+    ("sweep", ["--distillers", "dm", "--executor", "slurm"], "srun"),
+    ("sweep", ["--grid", FILE], "must hold a YAML mapping"),
+    ("sweep", ["--grid", "/no/such/grid.yaml"], "cannot read the grid"),
+    ("bench", ["--only", "distil"], "Did you mean 'distill'"),
+    ("bench", ["--repeats", "0"], "--repeats"),
+    ("report", ["--title"], "expected one argument"),
+    ("validate", ["/no/such/set.safetensors"], "does not exist"),
+    ("ls", ["--bogus"], "unknown flag --bogus"),
+]
+
+
+def _files(root) -> set[str]:
+    """Every file under ``root``, not following the shared data-cache links the fixture made."""
+    return {os.path.join(d, f) for d, _, files in os.walk(root) for f in files}
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    from distillers import distil
+
+    os.environ["DD_OUTPUT"] = str(tmp_path_factory.mktemp("artifact"))
+    try:
+        return str(distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None))
+    finally:
+        del os.environ["DD_OUTPUT"]
+
+
+def test_every_command_is_covered():
+    assert {c for c, _, _ in CASES} == set(COMMANDS.names())
+
+
+@pytest.mark.parametrize("command, argv, fragment", CASES, ids=[f"{c}:{' '.join(a)}" for c, a, _ in CASES])
+def test_bad_input_is_one_line_and_writes_nothing(command, argv, fragment, artifact, output_dir, tmp_path_factory,
+                                                  capsys):
+    file = tmp_path_factory.mktemp("file") / "plain.txt"
+    file.write_text("a, b\n")
+    argv = [a.replace(ARTIFACT, artifact).replace(FILE, str(file)) for a in argv]
+    before = _files(output_dir)
+    with pytest.raises(SystemExit) as stop:
+        entry_point(command, argv)
+    out = capsys.readouterr()
+    assert stop.value.code == 2, out
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in out.err, out.err
+    assert fragment in lines[0], lines[0]
+    assert _files(output_dir) == before
+
+
+def test_unwritable_output_from_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("DD_OUTPUT", "/proc/no-such-folder")
+    with pytest.raises(SystemExit) as stop:
+        entry_point("transfer", ["--profile", "smoke", "--dataset", "mnist-tiny", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and err.count("\n") == 0 and "cannot write to the output folder /proc" in err
+
+
+def test_report_folder_that_is_a_file(output_dir, capsys):
+    from commands.report import main
+    from harness.records import RecordStore, records_path
+
+    RecordStore(records_path("evaluate")).append({"task": "evaluate", "distiller": "dm"}, {"accuracy": 50.0})
+    (output_dir / "reports").write_text("not a folder")
+    with pytest.raises(SystemExit) as stop:
+        entry_point("report", [])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and err.count("\n") == 0 and "reports" in err
+    assert main  # the command module imports without side effects
