@@ -5,9 +5,11 @@ which ``--dump-dom`` returns."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from report_fixtures import add_everything, parse_page
@@ -18,7 +20,10 @@ from tasks import report_sections
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+         "--enable-logging=stderr", "--v=0"]
+# CI must see the browser test run: there (CI=true) a missing chromium fails instead of skipping.
+MISSING = CHROMIUM is None and not os.environ.get("CI")
 
 PROBE = """
 <script>
@@ -48,10 +53,11 @@ def chromium(tmp_path, *args) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it: apt-get install chromium)")
+@pytest.mark.skipif(MISSING, reason="chromium is not installed (CI installs it: apt-get install chromium)")
 def test_report_renders_in_headless_chromium(output_dir, tmp_path):
     import json
 
+    assert CHROMIUM, "CI=true but chromium is missing: .ci/run installs Debian's chromium"
     add_everything()
     _, html_path = build_report(load_records(), output_dir / "reports", "Browser check", task_sections=report_sections())
     html = html_path.read_text()
@@ -65,11 +71,15 @@ def test_report_renders_in_headless_chromium(output_dir, tmp_path):
     assert found, "the page's load event never ran: " + dom.stdout[:500]
     seen = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert seen["errors"] == []
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
+    assert console == [], console  # no console message at all: errors, warnings or logs
     assert seen["images"] == len(page.images) and seen["decoded"] == seen["images"] >= 8
     assert seen["tables"] == seen["visibleTables"] == len(page.tables) >= 12
     assert seen["rows"] >= 20
     assert "Cross-architecture transfer" in dom.stdout and "Provenance" in dom.stdout
 
-    shot = tmp_path / "report.png"
+    kept = Path(os.environ.get("DD_TEST_ARTIFACTS", tmp_path))  # CI keeps it: .ci/run sets this folder
+    kept.mkdir(parents=True, exist_ok=True)
+    shot = kept / "report-screenshot.png"
     result = chromium(tmp_path, "--window-size=1280,2400", f"--screenshot={shot}", html_path.as_uri())
     assert result.returncode == 0 and shot.stat().st_size > 50_000, result.stderr[-2000:]
