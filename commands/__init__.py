@@ -22,6 +22,7 @@ COMMANDS: Registry[str] = Registry("command", {
     "transfer": "cross-architecture transfer with the gain over a same-size random subset",
     "cl": "class-incremental GDumb with random, herded and distilled memories",
     "nas": "NAS-Bench-201 ranking correlation of a proxy set",
+    "nas-truth": "measure a NAS-Bench-201 ground truth and ship it in the package",
     "debias": "de-biased condensation: average, worst-group and per-group accuracy",
     "sweep": "expand a grid into result cells and run the missing ones",
     "bench": "time the hot paths",
@@ -35,7 +36,7 @@ def entry_point(name: str, argv=None) -> None:
 
     def command(args):
         COMMANDS.get(name)
-        importlib.import_module(f"commands.{name}").main(args)
+        importlib.import_module(f"commands.{name.replace('-', '_')}").main(args)
 
     run_command(command, argv)
 

@@ -48,6 +48,8 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("nas", ["--ground-truth", "trian"], "Did you mean 'train'"),
     ("nas", ["--archs", "20"], "--archs is now --cells"),
     ("distill", ["--distiller", "dm", "--output", "set.safetensors"], "use --artifact PATH"),
+    ("nas-truth", ["--cells", "0"], "--cells"),
+    ("nas-truth", ["--gt-budget", "cpuu"], "Did you mean 'cpu'"),
     ("debias", ["--methods", "ed+lable"], "Did you mean 'ed+label'"),
     ("debias", ["--split", "train"], "invalid choice"),
     ("debias", ["--seeds", "0"], "--seeds"),

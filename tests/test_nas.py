@@ -3,18 +3,20 @@ mnist-tiny (records, summary, resume) and the disconnected-cell policy."""
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from harness.errors import HarnessError
-from harness.metrics.ranking import average_ranks, kendall_tau, ranking_summary, spearman_rho
+from harness.metrics.ranking import average_ranks, bootstrap_interval, kendall_tau, ranking_summary, spearman_rho
 from harness.protocol import EvalProtocol
 from harness.records import RecordStore, records_path
 from tasks.nas import NASConfig, SearchProtocol, run, sample_cells
-from tasks.nas.ground_truth import MeasuredBudget, MeasuredGroundTruth, cell_code, make_ground_truth
+from tasks.nas.ground_truth import MeasuredBudget, MeasuredGroundTruth, cell_code
 from tasks.nas.nb201 import is_connected
+from tasks.nas.sources import make_ground_truth
 
 TINY_SEARCH = SearchProtocol("nas-test", C=2, N=1, training=EvalProtocol(name="nas-test", epochs=2, batch_size=10),
                              validation_images=60)
@@ -95,26 +97,38 @@ def test_ground_truth_choice_errors():
 
 def _config(**changes) -> NASConfig:
     settings = dict(dataset="mnist-tiny", distiller="dm", ipc=2, overrides=(("iterations", 2), ("real_batch", 8)),
-                    cells=3, seeds=2, protocol=TINY_SEARCH, gt_budget=TINY_GT, progress=False)
+                    cells=3, seeds=2, protocol=TINY_SEARCH, ground_truth="train", gt_budget=TINY_GT, real_ipc=4,
+                    progress=False)
     return NASConfig(**{**settings, **changes})
 
 
 @CONSTANT_OK
 def test_task_records_summary_and_resume(output_dir):
-    records = run(_config(), log=lambda line: None)
+    everything = run(_config(), log=lambda line: None)
+    replicate = [r for r in everything if r["distiller"] == "ground truth, seed 1"]
+    records = [r for r in everything if r not in replicate]
     per_cell = [r for r in records if not r.get("summary")]
-    summaries = {r["distiller"]: r for r in records if r.get("summary")}
-    assert len(per_cell) == 2 * 3 * 2 and set(summaries) == {"dm", "random"}  # (set, cell, seed)
+    summaries = {(r["distiller"], r["proxy_images_per_class"]): r for r in records if r.get("summary")}
+    # (set, cell, seed): the distilled set, the same-size random subset and the larger real subset
+    assert len(per_cell) == 3 * 3 * 2 and set(summaries) == {("dm", 2), ("random", 2), ("random", 4)}
+    assert all(r["ipc"] == 2 for r in records)  # one table: the experiment's IPC
     archs = sample_cells(3, 0)
     truth = MeasuredGroundTruth("mnist-tiny", TINY_GT)
+    # the ceiling row: the ground truth's second seed, measured on the real data, scored as a proxy
+    second = MeasuredGroundTruth("mnist-tiny", replace(TINY_GT, seed=1))
+    (ceiling,) = [r for r in replicate if r.get("summary")]
+    assert {r["arch"]: r["metrics"]["proxy_accuracy"] for r in replicate if not r.get("summary")} == {
+        a: second.accuracy(a) for a in archs}
+    want = stats.spearmanr([second.accuracy(a) for a in archs], [truth.accuracy(a) for a in archs]).statistic
+    assert ceiling["metrics"]["spearman_rho"] == pytest.approx(want, nan_ok=True)
     for r in per_cell:
         assert r["arch"] in archs and 0 <= r["metrics"]["proxy_accuracy"] <= 100
         assert r["metrics"]["ground_truth_accuracy"] == truth.accuracy(r["arch"])
         assert r["extra"]["disconnected"] == "skip" and r["extra"]["validation_images"] == 60
         assert r["protocol"]["C"] == 2 and r["protocol"]["ground_truth"]["budget"]["train_fraction"] == 0.5
-    for distiller, s in summaries.items():
-        means = {a: np.mean([r["metrics"]["proxy_accuracy"] for r in per_cell
-                             if r["distiller"] == distiller and r["arch"] == a]) for a in archs}
+    for (distiller, size), s in summaries.items():
+        means = {a: np.mean([r["metrics"]["proxy_accuracy"] for r in per_cell if r["distiller"] == distiller
+                             and r["proxy_images_per_class"] == size and r["arch"] == a]) for a in archs}
         want = stats.spearmanr(list(means.values()), [truth.accuracy(a) for a in archs]).statistic
         assert s["metrics"]["spearman_rho"] == pytest.approx(want, nan_ok=True)
         assert s["extra"]["archs"] == archs and s["disconnected"] == "skip" and s["seeds"] == [0, 1]
@@ -122,20 +136,22 @@ def test_task_records_summary_and_resume(output_dir):
     before = RecordStore(records_path("nas")).load()
     again = run(_config(), log=lambda line: None)  # everything recorded: nothing is retrained or re-appended
     assert RecordStore(records_path("nas")).load() == before
-    assert {r["key"] for r in again} == {r["key"] for r in records}
+    assert {r["key"] for r in again} == {r["key"] for r in everything}
 
 
 def test_task_keeps_disconnected_cells_when_asked(output_dir):
     archs = sample_cells(3, 14, "keep")  # sample seed 14 draws a disconnected cell first
     assert [is_connected(a) for a in archs] == [False, True, True]
-    records = run(_config(distiller="random", overrides=(), sample_seed=14, seeds=1, disconnected="keep"),
+    records = run(_config(distiller="random", overrides=(), sample_seed=14, seeds=1, disconnected="keep", real_ipc=2),
                   log=lambda line: None)
+    records = [r for r in records if r["synset_sha256"]]  # the ground truth's replicate has no set
     assert len({r["synset_sha256"] for r in records}) == 1  # the random set is its own baseline: one set
     (summary,) = [r for r in records if r.get("summary")]
     assert summary["disconnected"] == "keep" and summary["extra"]["archs"] == archs
     (dead,) = [r for r in records if not r.get("summary") and not r["extra"]["connected"]]
     assert dead["arch"] == archs[0] and dead["metrics"]["ground_truth_accuracy"] == pytest.approx(10.0)
-    skipped = run(_config(distiller="random", overrides=(), sample_seed=14, seeds=1), log=lambda line: None)
+    skipped = run(_config(distiller="random", overrides=(), sample_seed=14, seeds=1, real_ipc=2), log=lambda line: None)
+    skipped = [r for r in skipped if r["synset_sha256"]]
     assert all(r["extra"]["connected"] for r in skipped if not r.get("summary"))
 
 
@@ -145,11 +161,55 @@ def test_command_prints_the_table_and_refuses_bad_input(capsys):
     from commands.nas import main
 
     main(["--dataset", "mnist-tiny", "--distiller", "random", "--ipc", "2", "--cells", "2", "--iterations", "5",
-          "--device", "cpu", "--no-progress"])
+          "--ground-truth", "train", "--real-ipc", "4", "--device", "cpu", "--no-progress"])
     out = capsys.readouterr().out
     assert "random has no 'iterations' setting; --iterations ignored" in out
     assert "disconnected cells: skip" in out and "measured: NB201 C=4 N=1" in out
     assert "Spearman rho" in out and len([line for line in out.splitlines() if line.split()[:2] == ["random", "2"]]) == 1
+    assert "random (4/class)" in out and "ground truth, seed 1" in out
     with pytest.raises(SystemExit) as exit_info:
         run_command(main, ["--dataset", "mnist-tiny", "--ground-truth", "table"])
     assert exit_info.value.code == 2 and "CIFAR-10 accuracies only" in capsys.readouterr().err
+
+
+def test_bootstrap_interval_holds_the_estimate_and_widens_with_fewer_cells():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=100)
+    proxy = truth + rng.normal(size=100)
+    rho = spearman_rho(proxy, truth)
+    wide = bootstrap_interval(proxy[:20], truth[:20], spearman_rho)
+    narrow = bootstrap_interval(proxy, truth, spearman_rho)
+    assert narrow[0] < rho < narrow[1]
+    assert wide[1] - wide[0] > narrow[1] - narrow[0]
+    assert bootstrap_interval(proxy, truth, spearman_rho) == narrow  # a seeded draw: reproducible
+
+
+def _shipped(tmp_path, monkeypatch):
+    """A shipped file for mnist-tiny written by the real writer, in a temporary package folder."""
+    from tasks.nas import ground_truth
+
+    monkeypatch.setattr(ground_truth, "SHIPPED", tmp_path / "data")
+    monkeypatch.setitem(ground_truth.MEASURED_BUDGETS._items, "tiny", TINY_GT)
+    path = ground_truth.write_shipped("mnist-tiny", TINY_GT, [0, 1], sample_cells(3, 0), 0, progress=False)
+    return ground_truth, path
+
+
+def test_shipped_ground_truth_is_verified_when_loaded(tmp_path, monkeypatch):
+    ground_truth, path = _shipped(tmp_path, monkeypatch)
+    shipped = ground_truth.ShippedGroundTruth("mnist-tiny")
+    archs = sample_cells(3, 0)
+    assert [shipped.accuracy(a) for a in archs] == [MeasuredGroundTruth("mnist-tiny", TINY_GT).accuracy(a) for a in archs]
+    assert shipped.replicate().seed == 1 and shipped.replicate().replicate() is None
+    content = json.loads(path.read_text())
+    content["cells"][next(iter(content["cells"]))][0] += 1.0  # an edited accuracy breaks the checksum
+    path.write_text(json.dumps(content))
+    with pytest.raises(HarnessError, match="does not match its checksum"):
+        ground_truth.ShippedGroundTruth("mnist-tiny")
+    content["cells"][next(iter(content["cells"]))][0] -= 1.0
+    content["budget"]["C"] = 16  # a budget edited (checksum recomputed) no longer matches its fingerprint
+    content["sha256"] = ground_truth.shipped_checksum(content)
+    path.write_text(json.dumps(content))
+    with pytest.raises(HarnessError, match="not the registered budget"):
+        ground_truth.ShippedGroundTruth("mnist-tiny")
+    with pytest.raises(HarnessError, match="no ground truth is shipped for cifar10"):
+        ground_truth.ShippedGroundTruth("cifar10")

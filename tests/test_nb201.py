@@ -7,13 +7,6 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
-from tasks.nas.ground_truth import (
-    AnalogNasBenchTable,
-    OfficialNB201,
-    _AnalogTableUnpickler,
-    arch_to_table_key,
-    table_key_to_arch,
-)
 from tasks.nas.nb201 import (
     NB201Network,
     all_archs,
@@ -21,6 +14,13 @@ from tasks.nas.nb201 import (
     is_connected,
     parse_arch,
     sample_archs,
+)
+from tasks.nas.sources import (
+    AnalogNasBenchTable,
+    OfficialNB201,
+    _AnalogTableUnpickler,
+    arch_to_table_key,
+    table_key_to_arch,
 )
 
 REFERENCE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"

@@ -5,6 +5,8 @@
   Q count concordant and discordant pairs, n0 = n(n-1)/2 and n1, n2 the pairs tied in x, in y.
 
 Both return NaN when undefined (fewer than 2 items, or a constant vector), as ``scipy.stats`` does.
+``bootstrap_interval`` gives either one a 95% percentile interval over the items (resampled with
+replacement), the spread a reader should expect from another sample of K cells.
 """
 
 from __future__ import annotations
@@ -46,13 +48,34 @@ def kendall_tau(x, y) -> float:
     return float((sx * sy).sum() / denominator) if denominator > 0 else math.nan
 
 
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def bootstrap_interval(x, y, statistic, resamples: int = BOOTSTRAP_RESAMPLES, confidence: float = 0.95,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(x, y)`` over items resampled with replacement
+    (a seeded draw, so a table is reproducible); resamples where it is undefined are left out."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3:
+        return math.nan, math.nan
+    draws = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
+    values = np.array([statistic(x[d], y[d]) for d in draws])
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return math.nan, math.nan
+    tail = 100 * (1 - confidence) / 2
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
 def ranking_summary(proxy: dict[str, float], truth: dict[str, float]) -> dict:
-    """Rank agreement of per-cell proxy scores with the ground truth (cells in sample order)."""
+    """Rank agreement of per-cell proxy scores with the ground truth (cells in sample order), with
+    bootstrap 95% intervals over cells."""
     archs = list(proxy)
     p, t = [proxy[a] for a in archs], [truth[a] for a in archs]
     top1 = max(archs, key=proxy.__getitem__)  # max keeps the first of tied cells
     best = max(archs, key=truth.__getitem__)
-    return {"k": len(archs), "spearman_rho": spearman_rho(p, t), "kendall_tau": kendall_tau(p, t),
+    return {"k": len(archs), "spearman_rho": spearman_rho(p, t), "spearman_ci": bootstrap_interval(p, t, spearman_rho),
+            "kendall_tau": kendall_tau(p, t), "kendall_ci": bootstrap_interval(p, t, kendall_tau),
             "top1_arch": top1, "top1_ground_truth": truth[top1], "best_arch": best, "best_ground_truth": truth[best],
             "top1_regret": truth[best] - truth[top1]}
 

@@ -1,16 +1,12 @@
-"""Ground-truth accuracies of NAS-Bench-201 cells, behind one interface (``GroundTruth``).
+"""Ground-truth accuracies of NAS-Bench-201 cells, behind one interface (``GroundTruth``), and the
+two the harness measures itself (the published tables are in :mod:`tasks.nas.sources`):
 
-- ``OfficialNB201(path, dataset)``: the official benchmark file, read with ``nas_201_api``
-  (the user supplies the file; no registry ships it).
-- ``AnalogNasBenchTable()``: CIFAR-10 accuracies of all 15,625 cells from the ``analog-nasbench``
-  wheel (``baseline_accuracy``: standard 200-epoch training in the NB201 space; not the official
-  file, but it installs offline). Its keys are 6-tuples of op indices; ``arch_to_table_key`` and
-  ``table_key_to_arch`` convert to and from the NB201 string.
 - ``MeasuredGroundTruth(dataset, budget)``: for datasets no table covers, each cell trained on the
   real training set under a stated ``MeasuredBudget`` and scored once on the test split after its
   final epoch; cached as JSON per (dataset, budget fingerprint, cell) so each cell is paid once.
-
-``make_ground_truth(kind, ...)`` picks one by name (``train``, ``table``, ``official``).
+- ``ShippedGroundTruth(dataset)``: such a measurement, made with two seeds by
+  ``python -m harness nas-truth`` and shipped in the package (``tasks/nas/data/<dataset>.json``),
+  so the expensive part is not repeated offline; its checksum and budget are verified on load.
 
 Accuracies are percentages (0-100), as in both sources.
 """
@@ -18,12 +14,9 @@ Accuracies are percentages (0-100), as in both sources.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
-import pickle
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -55,106 +48,21 @@ class GroundTruth(ABC):
     def prepare(self, archs: list[str]) -> None:
         """Make ``accuracy`` cheap for every cell in ``archs`` (a measured source trains them here)."""
 
+    def replicate(self) -> "GroundTruth | None":
+        """The same measurement repeated with another seed, or None where there is none (a table):
+        how well it ranks the cells against this one is the ceiling no proxy can be trusted above."""
+        return None
+
     def fingerprint(self) -> str:
         """A short hash of ``describe()``: numbers from different sources are never mixed."""
         return hashlib.sha256(json.dumps(self.describe(), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-class OfficialNB201(GroundTruth):
-    """The official NAS-Bench-201 file: mean test accuracy over trial seeds of the 200-epoch runs.
-
-    The test split is the benchmark's own: CIFAR-10's test set (``ori-test``) for cifar10, the
-    ``x-test`` half of the original test set for cifar100 and ImageNet16-120.
-    """
-
-    DATASETS = {"cifar10": "ori-test", "cifar100": "x-test", "ImageNet16-120": "x-test"}
-
-    def __init__(self, path: str | Path, dataset: str = "cifar10"):
-        if dataset not in self.DATASETS:
-            raise HarnessError(f"NAS-Bench-201 dataset must be one of {', '.join(self.DATASETS)}, not {dataset!r}")
-        self.path, self.dataset = Path(path), dataset
-        if not self.path.is_file():
-            raise HarnessError(
-                f"NAS-Bench-201 file not found: {self.path} (download NAS-Bench-201-v1_1-096897.pth "
-                "or NAS-Bench-201-v1_0-e61699.pth from the NAS-Bench-201 authors and pass its path)"
-            )
-        from nas_201_api import NASBench201API
-
-        try:
-            self.api = NASBench201API(str(self.path), verbose=False)
-        except (pickle.UnpicklingError, AssertionError, KeyError) as exc:
-            raise HarnessError(f"not a readable NAS-Bench-201 file: {self.path} ({exc})") from None
-
-    def accuracy(self, arch_str: str) -> float:
-        index = self.api.query_index_by_arch(arch_to_string(parse_arch(arch_str)))
-        if index < 0:
-            raise HarnessError(f"cell not in the NAS-Bench-201 file: {arch_str}")
-        results = self.api.query_meta_info_by_index(index, hp="200")
-        split = self.DATASETS[self.dataset]
-        return float(results.get_metrics(self.dataset, split, is_random=False)["accuracy"])
-
-    def describe(self) -> dict:
-        return {
-            "source": f"NAS-Bench-201 official file {self.path.name}",
-            "dataset": self.dataset,
-            "metric": f"test accuracy (%) on {self.DATASETS[self.dataset]}, 200-epoch runs, mean over seeds",
-        }
-
-
-# analog-nasbench's op indices and the edge (to, from) of each tuple position.
-TABLE_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
-TABLE_EDGES = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
-
-
-def arch_to_table_key(arch_str: str) -> tuple[int, ...]:
-    """The analog-nasbench key (6 op indices, one per ``TABLE_EDGES`` position) of an NB201 string."""
-    ops = {(to, source): op for to, edges in enumerate(parse_arch(arch_str), start=1) for op, source in edges}
-    return tuple(TABLE_OPS.index(ops[edge]) for edge in TABLE_EDGES)
-
-
-def table_key_to_arch(key: tuple[int, ...]) -> str:
-    """The NB201 string of an analog-nasbench key (inverse of ``arch_to_table_key``)."""
-    ops = {edge: TABLE_OPS[i] for edge, i in zip(TABLE_EDGES, key, strict=True)}
-    return arch_to_string(tuple(tuple((ops[to, j], j) for j in range(to)) for to in (1, 2, 3)))
-
-
-class _Record:
-    """Plain stand-in for analog-nasbench's ``Architecture`` and ``DriftMeasurement`` records."""
-
-
-class _AnalogTableUnpickler(pickle.Unpickler):
-    """Unpickles only the table's two record classes, as plain attribute holders."""
-
-    ALLOWED = {("analognasbench.data", "Architecture"), ("analognasbench.data", "DriftMeasurement")}
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-        return _Record
-
-
-class AnalogNasBenchTable(GroundTruth):
-    """CIFAR-10 accuracies of all 15,625 NB201 cells from the ``analog-nasbench`` wheel's table."""
-
-    def __init__(self):
-        spec = importlib.util.find_spec("analognasbench")
-        path = Path(spec.submodule_search_locations[0]) / "data.anb" if spec else None
-        if path is None or not path.is_file():
-            raise HarnessError("analog-nasbench is not installed: run `pip install analog-nasbench`")
-        with open(path, "rb") as f:
-            records = _AnalogTableUnpickler(f).load()
-        self.version = importlib.metadata.version("analog-nasbench")
-        self.accuracies = {tuple(key): float(r.baseline_accuracy) for key, r in records.items()}
-
-    def accuracy(self, arch_str: str) -> float:
-        return self.accuracies[arch_to_table_key(arch_str)]
-
-    def describe(self) -> dict:
-        return {
-            "source": f"analog-nasbench {self.version} data.anb (not the official NAS-Bench-201 file)",
-            "dataset": "cifar10",
-            "metric": "baseline_accuracy (%): standard 200-epoch training in the NB201 space",
-        }
+def budget_fingerprint(budget: dict) -> str:
+    """A short hash of a protocol's fields (as :meth:`NB201Protocol.as_dict` gives them), names left out."""
+    body = json.loads(json.dumps(budget))
+    del body["name"], body["training"]["name"]
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -171,9 +79,7 @@ class NB201Protocol:
         return asdict(self)
 
     def fingerprint(self) -> str:
-        body = self.as_dict()
-        del body["name"], body["training"]["name"]
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+        return budget_fingerprint(self.as_dict())
 
     def build(self, arch_str: str, info: DatasetInfo, seed: int, device) -> NB201Network:
         """A fresh network, weights from ``torch.manual_seed(mix_seed(seed, 0))`` (``harness.train``'s rule)."""
@@ -264,6 +170,10 @@ class MeasuredGroundTruth(GroundTruth):
     def accuracy(self, arch_str: str) -> float:
         return float((self._cached(arch_str) or self._measure(arch_str))["accuracy"])
 
+    def replicate(self) -> "MeasuredGroundTruth":
+        return MeasuredGroundTruth(self.dataset, replace(self.budget, seed=self.budget.seed + 1), self.device,
+                                   self.progress)
+
     def describe(self) -> dict:
         b = self.budget
         share = "all of" if b.train_fraction == 1 else f"a seeded {b.train_fraction:.0%} sample of"
@@ -278,29 +188,87 @@ class MeasuredGroundTruth(GroundTruth):
         }
 
 
-GROUND_TRUTHS: Registry[str] = Registry("ground truth", {
-    "train": "measured on the dataset's real training split (cached per cell)",
-    "table": "the offline analog-nasbench CIFAR-10 table",
-    "official": "the NAS-Bench-201 file (--nb201-file)",
-})
+SHIPPED = Path(__file__).parent / "data"
 
 
-def make_ground_truth(kind: str, dataset: str, nb201_file: str | Path | None = None,
-                      budget: MeasuredBudget = MEASURED_BUDGETS["cpu"], device="cpu",
-                      progress: bool = True) -> GroundTruth:
-    """``train``: measured on ``dataset``; ``table``: analog-nasbench (CIFAR-10 only); ``official``:
-    the NAS-Bench-201 file at ``nb201_file`` (CIFAR-10 or CIFAR-100)."""
-    GROUND_TRUTHS.get(kind)  # an unknown kind: one line with "did you mean"
-    if kind == "train":
-        return MeasuredGroundTruth(dataset, budget, device, progress)
-    if kind == "table":
-        if dataset != "cifar10":
-            raise HarnessError(f"the analog-nasbench table holds CIFAR-10 accuracies only, not {dataset}: "
-                               "use --ground-truth train (or --dataset cifar10)")
-        return AnalogNasBenchTable()
-    if nb201_file is None:
-        raise HarnessError("--ground-truth official needs --nb201-file PATH (the NAS-Bench-201 .pth file)")
-    if dataset not in ("cifar10", "cifar100"):
-        raise HarnessError(f"the NAS-Bench-201 file covers cifar10 and cifar100 among the harness datasets, not "
-                           f"{dataset}: use --ground-truth train")
-    return OfficialNB201(nb201_file, dataset)
+def shipped_path(dataset: str) -> Path:
+    return SHIPPED / f"{dataset}.json"
+
+
+def shipped_checksum(content: dict) -> str:
+    """sha256 of what a shipped file asserts: dataset, budget, seeds and every cell's accuracies."""
+    keys = ("dataset", "budget", "seeds", "cells")
+    return hashlib.sha256(json.dumps({k: content[k] for k in keys}, sort_keys=True).encode()).hexdigest()
+
+
+class ShippedGroundTruth(GroundTruth):
+    """A measured ground truth shipped in the package: per cell, the accuracy of each seed of the
+    stated budget (seed ``column`` is the one used; the next seed is its :meth:`replicate`).
+    Refused on load when its checksum, its budget's fingerprint, or the registered budget of that
+    name disagree with it; ``--ground-truth train --gt-budget NAME`` recomputes it."""
+
+    def __init__(self, dataset: str, column: int = 0):
+        path = shipped_path(dataset)
+        if not path.is_file():
+            raise HarnessError(f"no ground truth is shipped for {dataset} (only for "
+                               f"{', '.join(sorted(p.stem for p in SHIPPED.glob('*.json'))) or 'no dataset'}): "
+                               f"use --ground-truth train")
+        content = json.loads(path.read_text())
+        budget = content["budget"]
+        registered = next((b for b in MEASURED_BUDGETS.values() if b.name == budget["name"]), None)
+        if content.get("sha256") != shipped_checksum(content):
+            raise HarnessError(f"{path} does not match its checksum: the file was changed; recompute it with "
+                               f"python -m harness nas-truth --dataset {dataset}")
+        if budget_fingerprint(budget) != content["budget_fingerprint"] or registered is None or \
+                registered.fingerprint() != content["budget_fingerprint"]:
+            raise HarnessError(f"{path}: its budget {budget['name']} ({content['budget_fingerprint']}) is not the "
+                               f"registered budget of that name; recompute it with python -m harness nas-truth")
+        self.path, self.dataset, self.content, self.column = path, dataset, content, column
+        self.seed = content["seeds"][column]
+
+    def accuracy(self, arch_str: str) -> float:
+        cell = arch_to_string(parse_arch(arch_str))
+        if cell not in self.content["cells"]:
+            raise HarnessError(f"cell {cell} is not in the shipped ground truth ({len(self.content['cells'])} cells "
+                               f"of sample seed {self.content['sample_seed']}): use --ground-truth train")
+        return float(self.content["cells"][cell][self.column])
+
+    def replicate(self) -> "ShippedGroundTruth | None":
+        if self.column + 1 >= len(self.content["seeds"]):
+            return None
+        return ShippedGroundTruth(self.dataset, self.column + 1)
+
+    def describe(self) -> dict:
+        b = self.content["budget"]
+        return {
+            "source": f"shipped measurement {self.path.name} (sha256 {self.content['sha256'][:12]}): NB201 C={b['C']} "
+                      f"N={b['N']} trained on a seeded {b['train_fraction']:.0%} sample of the real {self.dataset} "
+                      f"training split for {b['training']['epochs']} epoch(s), seed {self.seed}",
+            "dataset": self.dataset,
+            "metric": "test accuracy (%) after the final epoch",
+            "budget": b,
+            "budget_fingerprint": self.content["budget_fingerprint"],
+            "seed": self.seed,
+        }
+
+
+def write_shipped(dataset: str, budget: MeasuredBudget, seeds: list[int], cells: list[str], sample_seed: int,
+                  device="cpu", progress: bool = True) -> Path:
+    """Measure (or read from the cache) every cell under ``budget`` with each seed, and write the
+    package's shipped file for ``dataset`` with its provenance and checksum."""
+    truths = [MeasuredGroundTruth(dataset, replace(budget, seed=s), device, progress) for s in seeds]
+    for truth in truths:
+        truth.prepare(cells)
+    entries = {a: [truth._cached(a) for truth in truths] for a in cells}
+    content = {"dataset": dataset, "budget": json.loads(json.dumps(budget.as_dict())), "seeds": list(seeds),
+               "cells": {arch_to_string(parse_arch(a)): [e["accuracy"] for e in entries[a]] for a in cells}}
+    content.update({"budget_fingerprint": budget.fingerprint(), "sample_seed": sample_seed,
+                    "produced_by": f"python -m harness nas-truth --dataset {dataset} --cells {len(cells)} "
+                                   f"--seeds {len(seeds)} --gt-budget {budget.name.removeprefix('nb201-measured-')}",
+                    "wall_seconds": sum(e["timing"]["wall_seconds"] for row in entries.values() for e in row),
+                    **environment(), "sha256": shipped_checksum(content)})
+    path = shipped_path(dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(content, indent=1, default=str) + "\n")
+    return path
+

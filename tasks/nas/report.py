@@ -28,6 +28,14 @@ from reports.collate import UNKNOWN, task_frame
 from reports.figures import MARKERS, legend_png
 
 
+def proxy_labels(df: pd.DataFrame) -> pd.Series:
+    """A proxy set's row name: its distiller, with its own size when that differs from the table's
+    IPC (the larger real subset: ``random (100/class)``)."""
+    own = df["proxy_images_per_class"] if "proxy_images_per_class" in df else pd.Series(None, index=df.index)
+    return pd.Series([d if pd.isna(n) or int(n) == int(ipc) else f"{d} ({int(n)}/class)"
+                      for d, n, ipc in zip(df["distiller"], own, df["ipc"])], index=df.index)
+
+
 def nas_points(records: pd.DataFrame) -> pd.DataFrame:
     """Per (fingerprint, ground truth, dataset, ipc, distiller, arch): proxy and ground-truth accuracy
     (means over seeds)."""
@@ -35,6 +43,7 @@ def nas_points(records: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
     df["ground_truth"] = df["ground_truth"].fillna(UNKNOWN).astype(str) if "ground_truth" in df else UNKNOWN
+    df["distiller"] = proxy_labels(df)
     keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc", "distiller", "arch"]
     out = df.groupby(keys, dropna=False).agg(proxy=("metric.proxy_accuracy", "mean"),
                                              ground_truth_accuracy=("metric.ground_truth_accuracy", "mean"),
@@ -48,7 +57,8 @@ def nas_summary(points: pd.DataFrame) -> pd.DataFrame:
     keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc", "distiller"]
     for key, g in points.groupby(keys, dropna=False):
         r = ranking_summary(dict(zip(g["arch"], g["proxy"])), dict(zip(g["arch"], g["ground_truth_accuracy"])))
-        rows.append(dict(zip(keys, key)) | {"k": r["k"], "rho": r["spearman_rho"], "tau": r["kendall_tau"],
+        rows.append(dict(zip(keys, key)) | {"k": r["k"], "rho": r["spearman_rho"], "rho_ci": r["spearman_ci"],
+                                            "tau": r["kendall_tau"], "tau_ci": r["kendall_ci"],
                                             "top1_ground_truth": r["top1_ground_truth"],
                                             "best_ground_truth": r["best_ground_truth"]})
     return pd.DataFrame(rows)
@@ -68,6 +78,12 @@ def nas_scatter(points: pd.DataFrame, summary: pd.DataFrame, title: str) -> byte
 
 
 
+def with_interval(value: float, interval) -> str:
+    """``0.741 [0.631, 0.813]``: a rank correlation and its bootstrap interval over cells."""
+    low, high = interval if isinstance(interval, (list, tuple)) else (float("nan"), float("nan"))
+    return f"{fmt_number(value, 3)} [{fmt_number(low, 3)}, {fmt_number(high, 3)}]"
+
+
 def section(records: pd.DataFrame) -> Section | None:
     points = nas_points(records)
     if points.empty:
@@ -76,7 +92,10 @@ def section(records: pd.DataFrame) -> Section | None:
     s = comparison_section("nas", "Architecture search: ranking correlation",
                            "Each sampled NAS-Bench-201 architecture trained on the proxy set; Spearman's rho and Kendall's "
                            "tau between proxy accuracy and ground-truth accuracy (per-architecture means over seeds), the "
-                           "ground-truth accuracy of the architecture the proxy ranks first, and the best among the K.",
+                           "ground-truth accuracy of the architecture the proxy ranks first, and the best among the K. "
+                           "Intervals: 95% bootstrap over the K cells. Reading guide: 'ground truth, seed 1' is the "
+                           "ground truth against a second seed of itself, the most any proxy can be trusted to agree; "
+                           "'random' rows are real images under the proxy budget, at the set's size and larger.",
                            summary, records)
     keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc"]
     for key, part in summary.groupby(keys, sort=False):
@@ -85,8 +104,9 @@ def section(records: pd.DataFrame) -> Section | None:
         pts = points[(points[keys] == pd.Series(key, index=keys)).all(axis=1)]
         s.blocks.append(Figure(f"Proxy vs ground truth: {where}", nas_scatter(pts, part, f"{dataset}, IPC {ipc}"),
                                slug("nas", *key)))
-        cols = [("K", None, lambda r: str(int(r["k"]))), ("Spearman rho", "rho", lambda r: fmt_number(r["rho"], 3)),
-                ("Kendall tau", "tau", lambda r: fmt_number(r["tau"], 3)),
+        cols = [("K", None, lambda r: str(int(r["k"]))),
+                ("Spearman rho [95% CI]", None, lambda r: with_interval(r["rho"], r["rho_ci"])),
+                ("Kendall tau [95% CI]", None, lambda r: with_interval(r["tau"], r["tau_ci"])),
                 ("top-1 ground truth (%)", "top1_ground_truth", lambda r: fmt_number(r["top1_ground_truth"])),
                 ("best of K (%)", None, lambda r: fmt_number(r["best_ground_truth"]))]
         s.blocks.append(wide_table(f"Ranking correlation: {where}", part, "distiller", cols, lambda r: "", "proxy set"))

@@ -42,14 +42,9 @@ from harness.records import RecordStore, cell_key, records_path
 from harness.registry import Registry
 from harness.synset import SyntheticSet
 from harness.train import test_model, train_model
-from tasks.nas.ground_truth import (
-    MEASURED_BUDGETS,
-    GroundTruth,
-    MeasuredBudget,
-    NB201Protocol,
-    make_ground_truth,
-)
+from tasks.nas.ground_truth import MEASURED_BUDGETS, GroundTruth, MeasuredBudget, NB201Protocol
 from tasks.nas.nb201 import NUM_ARCHS, is_connected, sample_archs
+from tasks.nas.sources import make_ground_truth
 
 TASK = "nas"
 DISCONNECTED = ("skip", "keep")
@@ -87,7 +82,8 @@ class NASConfig:
     disconnected: str = "skip"
     seeds: int = 1
     protocol: SearchProtocol = SEARCH_PROTOCOLS["cpu"]
-    ground_truth: str = "train"  # see tasks.nas.ground_truth.make_ground_truth
+    ground_truth: str = "shipped"  # see tasks.nas.sources.make_ground_truth
+    real_ipc: int | None = None  # the larger real subset's images per class (None: 10 x the set's, capped)
     nb201_file: str | None = None
     gt_budget: MeasuredBudget = MEASURED_BUDGETS["cpu"]
     device: str = "cpu"
@@ -124,9 +120,14 @@ def validation_split(dataset: str, size: int):
     return train.subset(torch.randperm(len(train), generator=gen)[:min(size, len(train))].sort().values)
 
 
-def proxy_sets(config: NASConfig, device, log) -> list[tuple[SyntheticSet, str, str]]:
-    """(set, sha256, path) of the distilled set (distilled, cached, or ``config.synset``) and of the
-    same-size random subset; one entry when both are the same artifact."""
+REAL_IPC_FACTOR = 10  # the larger real subset: this many times the set's images per class
+
+
+def proxy_sets(config: NASConfig, device, log) -> tuple[int, list[tuple[SyntheticSet, str, str]]]:
+    """The set's IPC and (set, sha256, path) of: the distilled set (distilled, cached, or
+    ``config.synset``), the same-size random real subset, and a larger random real subset
+    (``real_ipc``, default 10 x IPC but no more than the smallest class): real data under the
+    proxy budget, the reference a distilled set is read against. Artifacts are not repeated."""
     if config.synset:
         path, given = config.synset, read_synset(config.synset, config.dataset)[0]
         ipc, seed = given.ipc, given.meta.get("seed") or 0
@@ -134,19 +135,24 @@ def proxy_sets(config: NASConfig, device, log) -> list[tuple[SyntheticSet, str, 
         path = distil(config.distiller, config.dataset, config.ipc, config.distill_seed, dict(config.overrides),
                       device, progress=config.progress, log=log)
         ipc, seed = config.ipc, config.distill_seed
-    random_path = distil("random", config.dataset, ipc, seed, device=device, progress=config.progress, log=log)
+    smallest = min(load_dataset(config.dataset, "train").class_counts())
+    real_ipc = min(config.real_ipc or REAL_IPC_FACTOR * ipc, smallest)
+    randoms = [distil("random", config.dataset, n, seed, device=device, progress=config.progress, log=log)
+               for n in dict.fromkeys((ipc, real_ipc))]
     sets = {}
-    for p in (path, random_path):
+    for p in (path, *randoms):
         synset, sha = read_synset(p, config.dataset)
         sets.setdefault(sha, (synset, sha, str(p)))
-    return list(sets.values())
+    return ipc, list(sets.values())
 
 
 def set_cell(synset: SyntheticSet, sha: str, fingerprint: str, config: NASConfig, truth: GroundTruth) -> dict:
-    """The fields shared by every record about one proxy set under one protocol and ground truth."""
+    """The fields shared by every record about one proxy set under one protocol and ground truth.
+    ``ipc`` is the experiment's (the distilled set's), so the larger real subset, whose own size is
+    ``proxy_images_per_class``, lands in the same table."""
     return {"task": TASK, "distiller": synset.meta.get("distiller", "unknown"), "dataset": config.dataset,
-            "ipc": synset.ipc, "distill_seed": synset.meta.get("seed"), "synset_sha256": sha,
-            "protocol_name": config.protocol.name, "protocol_fingerprint": fingerprint,
+            "ipc": config.ipc, "proxy_images_per_class": synset.ipc, "distill_seed": synset.meta.get("seed"),
+            "synset_sha256": sha, "protocol_name": config.protocol.name, "protocol_fingerprint": fingerprint,
             "ground_truth": truth.fingerprint()}
 
 
@@ -173,9 +179,45 @@ def train_proxies(sets, archs: list[str], config: NASConfig, truth: GroundTruth,
                             "validation_images": len(validation), "sample_seed": config.sample_seed})
 
 
+def summary_record(base: dict, proxy: dict[str, float], truth_by_arch: dict[str, float], config: NASConfig,
+                   truth: GroundTruth, store: RecordStore, extra: dict) -> dict:
+    """The set's summary record (rho and tau with bootstrap intervals over cells, top-1, best),
+    appended unless recorded already."""
+    archs = list(proxy)
+    cell = {**base, "summary": True, "k": len(archs), "sample_seed": config.sample_seed,
+            "disconnected": config.disconnected, "seeds": list(range(config.seeds))}
+    if not store.has(cell):
+        metrics = {**ranking_summary(proxy, truth_by_arch),
+                   "per_arch": {a: {"proxy": proxy[a], "ground_truth": truth_by_arch[a]} for a in archs}}
+        return store.append(cell, metrics, record_protocol(config.protocol, truth), extra={**extra, "archs": archs})
+    return next(r for r in store.load() if r["key"] == cell_key(cell))
+
+
+def replicate_records(replicate: GroundTruth, archs: list[str], truth_by_arch: dict[str, float],
+                      config: NASConfig, truth: GroundTruth, fingerprint: str, store: RecordStore) -> list[dict]:
+    """The ground truth's own replicate (another seed) scored as if it were a proxy: its rank
+    agreement with the ground truth is the ceiling no proxy can be trusted above."""
+    replicate.prepare(archs)
+    seed = replicate.describe().get("seed", replicate.describe().get("budget", {}).get("seed"))
+    base = {"task": TASK, "distiller": f"ground truth, seed {seed}", "dataset": config.dataset, "ipc": config.ipc,
+            "proxy_images_per_class": None, "synset_sha256": None, "protocol_name": config.protocol.name,
+            "protocol_fingerprint": fingerprint, "ground_truth": truth.fingerprint()}
+    for a in archs:
+        cell = {**base, "arch": a, "seed": 0}
+        if not store.has(cell):
+            store.append(cell, {"proxy_accuracy": replicate.accuracy(a), "ground_truth_accuracy": truth_by_arch[a]},
+                         record_protocol(config.protocol, truth), extra={"replicate": replicate.describe()})
+    keys = {cell_key({**base, "arch": a, "seed": 0}) for a in archs}
+    out = [r for r in store.load() if r["key"] in keys]
+    proxy = {a: replicate.accuracy(a) for a in archs}
+    return out + [summary_record(base, proxy, truth_by_arch, replace(config, seeds=1), truth, store,
+                                 {"replicate": replicate.describe()})]
+
+
 def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[dict]:
     """Sample, distil, measure the ground truth, train the proxies, summarise; returns this run's
-    per-(set, cell, seed) records and one summary record per set."""
+    per-(set, cell, seed) records and one summary record per set, and the same for the ground
+    truth's replicate where it has one."""
     store = store or RecordStore(records_path(TASK))
     if config.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1, got {config.seeds}")
@@ -183,9 +225,9 @@ def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[
     archs = sample_cells(config.cells, config.sample_seed, config.disconnected)
     truth = make_ground_truth(config.ground_truth, config.dataset, config.nb201_file, config.gt_budget, device,
                               config.progress)
-    sets = proxy_sets(config, device, log)
+    ipc, sets = proxy_sets(config, device, log)
     training = config.protocol.training.for_dataset(sets[0][0].info)  # DSA without flip on digits
-    config = replace(config, protocol=replace(config.protocol, training=training))
+    config = replace(config, ipc=ipc, protocol=replace(config.protocol, training=training))
     truth.prepare(archs)
     fingerprint = nas_fingerprint(config.protocol, truth)
     train_proxies(sets, archs, config, truth, fingerprint, store, device)
@@ -194,16 +236,11 @@ def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[
     out = []
     for synset, sha, path in sets:
         base = set_cell(synset, sha, fingerprint, config, truth)
-        keys = {cell_key({**base, "arch": a, "seed": s}): a for a in archs for s in range(config.seeds)}
+        keys = {cell_key({**base, "arch": a, "seed": s}) for a in archs for s in range(config.seeds)}
         mine = [r for r in records if r["key"] in keys]
-        out += mine
         proxy = {a: sum(r["metrics"]["proxy_accuracy"] for r in mine if r["arch"] == a) / config.seeds for a in archs}
-        cell = {**base, "summary": True, "k": len(archs), "sample_seed": config.sample_seed,
-                "disconnected": config.disconnected, "seeds": list(range(config.seeds))}
-        if not store.has(cell):
-            metrics = {**ranking_summary(proxy, truth_by_arch),
-                       "per_arch": {a: {"proxy": proxy[a], "ground_truth": truth_by_arch[a]} for a in archs}}
-            store.append(cell, metrics, record_protocol(config.protocol, truth),
-                         extra={"synset": path, "archs": archs})
-        out += [r for r in store.load() if r["key"] == cell_key(cell)]
+        out += mine + [summary_record(base, proxy, truth_by_arch, config, truth, store, {"synset": path})]
+    replicate = truth.replicate()
+    if replicate is not None:
+        out += replicate_records(replicate, archs, truth_by_arch, config, truth, fingerprint, store)
     return out
