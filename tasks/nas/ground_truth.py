@@ -162,8 +162,14 @@ class MeasuredGroundTruth(GroundTruth):
         atomic_write_text(self._path(arch_str), json.dumps(entry, indent=2, default=str))
         return entry
 
-    def prepare(self, archs: list[str]) -> None:
+    def prepare(self, archs: list[str], log=print) -> None:
         todo = [a for a in dict.fromkeys(archs) if self._cached(a) is None]
+        if todo:
+            done = [json.loads(p.read_text())["timing"]["wall_seconds"] for p in self.folder.glob("*.json")]
+            pace = (f"about {len(todo) * sum(done) / len(done) / 60:.0f} min at the {len(done)} cells measured so far"
+                    if done else "the progress bar estimates it after the first cell")
+            log(f"ground truth: training {len(todo)} NB201 cells on {self.dataset} ({self.budget.name}, seed "
+                f"{self.budget.seed}): {pace}; cached in {self.folder}, so a rerun only reads them")
         for arch in tqdm(todo, desc=f"ground truth on {self.dataset}", unit="cell", disable=not self.progress or not todo):
             self._measure(arch)
 
