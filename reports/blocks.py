@@ -151,11 +151,28 @@ def few_seeds_note(summary: pd.DataFrame) -> list[str]:
     return []
 
 
+def coverage_note(summary: pd.DataFrame) -> list[str]:
+    """What each accuracy interval covers: the set's draw and the model seed (one set per seed), or
+    the model seed only (one set trained with every seed)."""
+    if "sets" not in summary:
+        return []
+    multi = summary[(summary["sets"] > 1) & (summary["n"] > 1)]
+    single = summary[(summary["sets"] <= 1) & (summary["n"] > 1)]
+    names = lambda part: ", ".join(sorted(set(map(str, part["distiller"]))))  # noqa: E731
+    parts = []
+    if not multi.empty:
+        parts.append(f"{names(multi)}: one set per seed, so the interval covers the set's draw and the model seed")
+    if not single.empty:
+        parts.append(f"{names(single)}: one set trained with every seed, so the interval covers model seeds only "
+                     f"(narrower than the spread between draws)")
+    return [f"What the intervals cover. {'; '.join(parts)}."] if parts else []
+
+
 def comparison_section(anchor: str, title: str, intro: str, summary: pd.DataFrame, records: pd.DataFrame) -> Section:
     """A section comparing the rows of ``summary``, with the notes every comparison needs: why it is
     split by protocol (:func:`fingerprint_note`), when intervals rest on two seeds, what bold means."""
     return Section(anchor, title, intro, notes=fingerprint_note(summary["protocol_fingerprint"], records)
-                   + few_seeds_note(summary) + [BOLD_RULE])
+                   + coverage_note(summary) + few_seeds_note(summary) + [BOLD_RULE])
 
 
 def slug(*parts) -> str:

@@ -135,6 +135,9 @@ def accuracy_summary(records: pd.DataFrame, tasks: tuple[str, ...] = ACCURACY_TA
         rows.append(row)
     out = pd.DataFrame(rows)
     out["dataset_label"] = [dataset_label(d, i) for d, i in zip(out["dataset"], out["imbalance"])]
+    sha = df["synset_sha256"] if "synset_sha256" in df else pd.Series(UNKNOWN, index=df.index)
+    draws = sha.groupby([df[k] for k in [*ACCURACY_KEYS, "distiller"]], dropna=False).nunique()
+    out["sets"] = [int(draws.get(tuple(r[k] for k in [*ACCURACY_KEYS, "distiller"]), 1)) for _, r in out.iterrows()]
     return out.sort_values([*ACCURACY_KEYS, "distiller"], ignore_index=True)
 
 

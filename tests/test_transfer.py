@@ -45,7 +45,15 @@ def test_task_resumes_after_interruption_keeping_finished_cells(monkeypatch):
     assert all(r["protocol"]["augmentation"]["strategy"] == "color_crop_cutout_scale_rotate" for r in records)
     assert len(RecordStore(path).load()) == 8 and run(CONFIG, log=lambda _: None) and len(path.read_text().splitlines()) == 8
 
+    # one set per evaluation seed (its own draw), so the intervals cover the draw as well as the model seed
+    for name in ("dm", "random"):
+        mine = [r for r in records if r["distiller"] == name]
+        assert all(r["distill_seed"] == r["seed"] for r in mine)
+        assert len({r["synset_sha256"] for r in mine}) == 2
     summary = accuracy_summary(records_frame(records), tasks=("transfer",))
+    assert (summary["sets"] == 2).all()
+    from tasks.transfer.report import section
+    assert any("covers the set's draw and the model seed" in n for n in section(records_frame(records)).notes)
     dm_rows = summary[summary["distiller"] == "dm"]
     assert set(dm_rows["arch"]) == set(ARCHS)
     for _, r in dm_rows.iterrows():  # the gain is the seed-paired difference to the random subset

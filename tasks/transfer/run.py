@@ -1,9 +1,9 @@
 """Cross-architecture transfer: train several architectures on a distilled set, beside the
 same-size random real subset under the same protocol and seeds.
 
-For each architecture and evaluation seed s, a fresh model is trained on the distilled set and
-another on the random subset (``random`` distiller, same IPC, same distillation seed), both with
-seed s, and tested once after the final epoch on the real test split. One record per (set,
+For each architecture and evaluation seed s, a fresh model is trained on the set distilled with
+seed s and another on the random subset drawn with seed s (``random`` distiller, same IPC), both
+with seed s, and tested once after the final epoch on the real test split. One record per (set,
 architecture, seed) in ``<output>/records/transfer.jsonl``; finished cells are skipped on rerun.
 The gain over random is the paired (same seed) difference, with a Student-t 95% interval.
 
@@ -70,36 +70,42 @@ class TransferConfig:
     seeds: int = 3
     protocol: EvalProtocol = PROFILES["quick"].protocol
     distill_budget: tuple[tuple[str, int], ...] = PROFILES["quick"].distill_budget
-    distill_seed: int = 0
     device: str = "cpu"
     progress: bool = True
 
 
 def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> list[dict]:
-    """Distil (or reuse) the set and its random baseline, evaluate every missing (set, arch, seed)
-    cell; returns the records of all of them."""
+    """Distil (or reuse) the sets and their random baselines, evaluate every missing (set, arch,
+    seed) cell; returns the records of all of them.
+
+    Evaluation seed s trains on the set distilled with seed s and on the random subset drawn with
+    seed s, so an interval over seeds covers the draw of the set as well as the model's seed (as a
+    published random baseline's spread does) and the gain pairs both. A given ``synset`` is one
+    draw: its interval covers model seeds only (the report says which)."""
     if config.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1, got {config.seeds}")
     store = store or RecordStore(records_path(TASK))
     device = torch.device(config.device)
+    seeds = list(range(config.seeds))
+
+    def draw(name: str, dataset: str, ipc: int, seed: int) -> tuple[Path, list[int]]:
+        return distil(name, dataset, ipc, seed, settings_it_has(name, config.distill_budget), device,
+                      progress=config.progress, log=log), [seed]
+
     if config.synset is not None:
-        path = Path(config.synset)
+        plan = [(Path(config.synset), seeds)]
     else:
-        path = distil(config.distiller, config.dataset, config.ipc, config.distill_seed,
-                      settings_it_has(config.distiller, config.distill_budget), device, progress=config.progress,
-                      log=log)
-    synset, _ = read_synset(path, config.dataset)
-    paths = [path]
-    if synset.meta.get("distiller") != BASELINE:  # the same-size random subset of the same dataset
-        paths.append(distil(BASELINE, synset.info.name, synset.ipc, config.distill_seed,
-                            settings_it_has(BASELINE, config.distill_budget), device, progress=config.progress,
-                            log=log))
+        plan = [draw(config.distiller, config.dataset, config.ipc, s) for s in seeds]
+    first, _ = read_synset(plan[0][0], config.dataset)
+    if first.meta.get("distiller") != BASELINE:  # the same-size random subsets of the same dataset
+        plan += [draw(BASELINE, first.info.name, first.ipc, s) for s in seeds]
     records = {}
-    for p in paths:
-        s, sha = read_synset(p, synset.info.name)
-        log(f"transfer: evaluating {s.meta.get('distiller')} ({p.name}) on {', '.join(config.archs)}, "
-            f"{config.seeds} seeds, protocol {config.protocol.name} ({config.protocol.for_dataset(s.info).fingerprint()})")
-        for r in evaluate_synset(s, sha, list(config.archs), list(range(config.seeds)), config.protocol, store,
-                                 device, task=TASK, progress=config.progress):
+    for path, set_seeds in plan:
+        s, sha = read_synset(path, first.info.name)
+        log(f"transfer: evaluating {s.meta.get('distiller')} ({path.name}) on {', '.join(config.archs)}, "
+            f"seed(s) {', '.join(map(str, set_seeds))}, protocol {config.protocol.name} "
+            f"({config.protocol.for_dataset(s.info).fingerprint()})")
+        for r in evaluate_synset(s, sha, list(config.archs), set_seeds, config.protocol, store, device, task=TASK,
+                                 progress=config.progress):
             records[r["key"]] = r
     return list(records.values())
