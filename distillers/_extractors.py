@@ -40,8 +40,8 @@ class HybridExtractor:
         info = data.info
         self.pairs = [get_pretrained(info.name, arch, k, recipe, device, info.imbalance, log, max_images)
                       for k in range(count)]
-        self.net = build_model(arch, info.channels, info.num_classes, info.size).to(device)
-        self.net.eval().requires_grad_(False)
+        self.net = build_model(arch, info.channels, info.num_classes, info.size)
+        self.net.to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
 
     def draw(self, seed: int, iteration: int) -> tuple[int, float]:
         """(model index, beta) for this iteration, from (seed, iteration) alone."""

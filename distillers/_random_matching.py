@@ -23,6 +23,7 @@ import torch
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext
 from distillers._matching import (
     class_augment,
+    embed,
     embed_real,
     init_from_real,
     pad_by_group,
@@ -98,7 +99,7 @@ class RandomNetworkMatching(IterativeDistiller):
             real = self.features(embed_real(net, data, index, group, aug, run.device))
             real, weights = pad_by_group(real, group.to(run.device), n_classes)
         syn_images = aug(self.images, self.syn_group)
-        syn = self.features(net.embed(syn_images)).view(n_classes, self.ipc, -1)
+        syn = self.features(embed(net, syn_images)).view(n_classes, self.ipc, -1)
         loss = self.class_loss(real, weights, syn, iteration).sum()
         loss = loss + self.regulariser(MatchBatch(iteration, index, group, aug, syn_images))
         self.optimizer.zero_grad(set_to_none=True)

@@ -55,7 +55,7 @@ from distillers._base import IterativeConfig, IterativeDistiller, RunContext, pr
 from distillers._discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
 from distillers._extractors import make_extractor
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
-from distillers._matching import class_augment, embed_real, pad_by_group, sample_real, siamese_dsa
+from distillers._matching import class_augment, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
@@ -157,7 +157,7 @@ class CSDM(IterativeDistiller):
         with torch.no_grad():
             real = F.normalize(embed_real(net, data, index, group, aug, run.device), dim=1)
             real, weights = pad_by_group(real, group.to(run.device), n_classes)
-        syn = net.embed(aug(decode(self.images, self.factor), self.syn_group))
+        syn = embed(net, aug(decode(self.images, self.factor), self.syn_group))
         syn = F.normalize(syn, dim=1).view(n_classes, self.per_class, -1)
         t = self.frequencies(iteration, syn.shape[-1])
         loss = sdd(real, syn, t, self.alphas, x_weights=weights).sum()

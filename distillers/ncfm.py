@@ -35,10 +35,11 @@ ipc full-size images per class (labels repeated). Its ``ipc`` stays the storage 
 stored full-size images per class, as in the paper's tables); the manifest says
 ``multi_formation`` and ``images_per_class``.
 
-Speed and memory: classes go through in blocks of ``class_block`` (one chunked no-grad forward
-of their real batches, one forward of their decoded synthetic images, the CF of every class and
-frequency as batched matmuls, one backward), so memory beyond the synthetic set does not grow
-with the number of classes. Every draw (real batch, augmentation, extractor, frequencies) comes
+Speed and memory: classes go through in blocks (``class_block`` classes, or by default as many as
+fit ``SYN_BLOCK_IMAGES`` decoded images: one chunked no-grad forward of their real batches, one
+forward of their decoded synthetic images, the CF of every class and frequency as batched
+matmuls, one backward), so memory beyond the synthetic set does not grow with the number of
+classes or the IPC; networks and images run channels_last. Every draw (real batch, augmentation, extractor, frequencies) comes
 from (seed, iteration, class) or (seed, iteration) alone: the block size and class sharding
 across processes do not change the result.
 """
@@ -55,7 +56,7 @@ from distillers._base import IterativeConfig, IterativeDistiller, RunContext, re
 from distillers._discrepancy import ncfd, sample_gaussian_frequencies
 from distillers._extractors import make_extractor
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
-from distillers._matching import class_augment, embed_real, pad_by_group, sample_real, siamese_dsa
+from distillers._matching import class_augment, class_blocks, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
@@ -88,7 +89,7 @@ class NCFMConfig(IterativeConfig):
     normalise_features: bool = True
     multi_formation: int = 2
     dsa: bool = True
-    class_block: int = 10
+    class_block: int = 0  # classes per block; 0: as many as fit SYN_BLOCK_IMAGES decoded images
     soft_labels: bool = False
     soft_temperature: float = 1.0
     calibration: float = 0.0
@@ -162,8 +163,8 @@ class NCFM(IterativeDistiller):
                 raise HarnessError(f"unknown {key} '{value}': use one of {', '.join(allowed)}")
         if cfg.num_freqs < FREQS_PER_ROW or cfg.num_freqs % FREQS_PER_ROW:
             raise HarnessError(f"num_freqs must be a positive multiple of {FREQS_PER_ROW}, got {cfg.num_freqs}")
-        if min(cfg.multi_formation, cfg.psi_steps, cfg.psi_every, cfg.class_block) < 1:
-            raise HarnessError("multi_formation, psi_steps, psi_every and class_block must be at least 1")
+        if min(cfg.multi_formation, cfg.psi_steps, cfg.psi_every) < 1 or cfg.class_block < 0:
+            raise HarnessError("multi_formation, psi_steps and psi_every must be at least 1, class_block at least 0")
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         return F.normalize(z, dim=1) if self.config.normalise_features else z
@@ -175,8 +176,7 @@ class NCFM(IterativeDistiller):
         return noise if self.psi is None else self.psi(noise)
 
     def blocks(self) -> list[tuple[int, int]]:
-        n, size = len(self.classes), self.config.class_block
-        return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+        return class_blocks(len(self.classes), self.ipc * self.factor**2, self.config.class_block)
 
     def matching_pass(self, net: nn.Module, index: torch.Tensor, group: torch.Tensor, iteration: int,
                       t: torch.Tensor, image_grad: bool) -> tuple[float, torch.Tensor | None]:
@@ -200,7 +200,7 @@ class NCFM(IterativeDistiller):
             with torch.set_grad_enabled(image_grad):
                 syn_group = torch.arange(hi - lo, device=run.device).repeat_interleave(per_class)
                 syn_images = aug(decode(self.images[lo * self.ipc:hi * self.ipc], self.factor), syn_group)
-                syn = self.features(net.embed(syn_images)).view(hi - lo, per_class, -1)
+                syn = self.features(embed(net, syn_images)).view(hi - lo, per_class, -1)
             loss = ncfd(real, syn, t_leaf, cfg.alpha, x_weights=weights).sum()
             total += loss.item()
             if image_grad and cfg.calibration > 0:

@@ -15,8 +15,9 @@ ARGS = ["--dataset", "mnist-tiny", "--ipc", "2", "--iterations", "3", "--real-ba
 # (extra flags, tolerance). DM and ncfm-nopsi share nothing across classes: bit-identical sets.
 # NCFM's sampling network psi is shared: its gradient is summed over class blocks in one process
 # and over ranks by all-reduce, in another order; Adam's first steps magnify that round-off where
-# a gradient is near zero (measured after 3 iterations: max 4.6e-5, mean 4e-7, pixels within +-3).
-DISTILLERS = {"dm": ([], 0.0), "ncfm": (["--set", "num_freqs=64", "--set", "pretrained=1"], 1e-4)}
+# a gradient is near zero (measured after 3 iterations: max 4.6e-5, mean 4e-7, pixels within +-3; with
+# channels_last convolutions, whose blocking depends on the batch a rank holds, 1.0e-4 and 2.7e-4 in two runs).
+DISTILLERS = {"dm": ([], 0.0), "ncfm": (["--set", "num_freqs=64", "--set", "pretrained=1"], 1e-3)}
 
 
 def test_shard_covers_every_class_once():
@@ -41,4 +42,5 @@ def test_two_gloo_ranks_match_one_process(tmp_path, distiller):
     sharded = _run(torchrun, distiller, tmp_path / "two.safetensors")
     assert sharded.meta["world_size"] == 2 and single.meta["world_size"] == 1
     assert torch.equal(sharded.labels, single.labels)
-    assert (sharded.images - single.images).abs().max() <= DISTILLERS[distiller][1]
+    diff = (sharded.images - single.images).abs().max().item()
+    assert diff <= DISTILLERS[distiller][1], diff
