@@ -89,6 +89,19 @@ class Distiller(ABC):
         return [f"class '{data.info.class_names[c]}' has {n} real images < ipc {ipc}: initialised by "
                 f"repeating and augmenting them" for c, n in short]
 
+    def init_images_per_class(self, ipc: int) -> int:
+        """How many real images per class the initial synthetic set is made from (multi-formation
+        distillers tile rho^2 of them into each stored image)."""
+        return ipc * getattr(self.config, "multi_formation", 1) ** 2
+
+    def check_init(self, data: ImageData, ipc: int) -> list[str]:
+        """A warning per class with fewer real images than the initialisation draws (they repeat)."""
+        need = self.init_images_per_class(ipc)
+        counts = data.class_counts()
+        return [f"class '{data.info.class_names[c]}' has {counts[c]} real images < the {need} the "
+                f"initialisation draws (ipc {ipc} x {need // ipc} per stored image): some repeat"
+                for c in present_classes(data) if ipc <= counts[c] < need]
+
     def synset(self, images: torch.Tensor, labels: torch.Tensor, data: ImageData, ipc: int, run: RunContext,
                warnings: list[str] = (), **meta) -> SyntheticSet:
         return SyntheticSet(images.detach().cpu(), labels.cpu(), data.info, ipc, meta={
@@ -139,7 +152,7 @@ class IterativeDistiller(Distiller):
 
     def distil(self, data: ImageData, ipc: int, run: RunContext) -> SyntheticSet:
         """The loop; under torch.distributed each rank runs it for its block of classes."""
-        warnings = self.check_ipc(data, ipc)
+        warnings = self.check_ipc(data, ipc) + self.check_init(data, ipc)
         rank, size = rank_and_size()
         all_classes = present_classes(data)
         self.classes = shard(all_classes, rank, size)

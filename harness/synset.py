@@ -1,7 +1,9 @@
 """The synthetic-set artifact: ``NAME.safetensors`` + ``NAME.json`` manifest with its sha256.
 
 Images are stored float32 in the dataset's normalised space (the manifest names mean/std).
-Loading verifies the checksum, the shapes and the dataset, and refuses a mismatch. Nothing is
+Loading verifies the tensors' checksum, the manifest's own checksum over its identifying fields,
+and the manifest against the tensors (images per class, labels, shapes) and the registered
+dataset, and refuses a mismatch. Nothing is
 ever unpickled; writes are atomic.
 """
 
@@ -54,6 +56,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# The manifest fields a record is keyed by or a task reads: covered by ``manifest_sha256``.
+IDENTITY_KEYS = ("dataset", "dataset_info", "ipc", "num_images", "image_shape", "label_type", "distiller", "config",
+                 "seed", "multi_formation", "images_per_class", "classes")
+
+
+def manifest_checksum(manifest: dict) -> str:
+    """sha256 of the manifest's identifying fields (those present), so an edit to any is caught."""
+    body = {k: manifest[k] for k in IDENTITY_KEYS if k in manifest}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def manifest_path(path: Path) -> Path:
     return Path(path).with_suffix(".json")
 
@@ -83,6 +96,8 @@ def save_synset(synset: SyntheticSet, path: Path) -> Path:
         **environment(),
         **synset.meta,
     }
+    manifest = json.loads(json.dumps(manifest, default=str))  # as it will be read back
+    manifest["manifest_sha256"] = manifest_checksum(manifest)
     atomic_write_text(manifest_path(path), json.dumps(manifest, indent=2, default=str))
     return path
 
@@ -108,6 +123,39 @@ def manifest_dataset_info(manifest: dict) -> DatasetInfo:
     return DatasetInfo(**fields)
 
 
+def check_manifest(path: Path, manifest: dict, images: torch.Tensor, labels: torch.Tensor, info: DatasetInfo,
+                   soft_labels: torch.Tensor | None) -> None:
+    """Refuse a manifest that disagrees with its tensors, with itself or with the registered
+    dataset: nothing is evaluated or recorded under a name the tensors do not bear out."""
+    def refuse(what: str):
+        raise HarnessError(f"{path}: {what}; the manifest was edited or the artifact is broken: distil it again")
+
+    if "manifest_sha256" in manifest and manifest["manifest_sha256"] != manifest_checksum(manifest):
+        refuse("its manifest's identifying fields (dataset, ipc, distiller, config, ...) do not match their checksum")
+    if manifest["dataset"] != info.name:
+        refuse(f"the manifest says dataset '{manifest['dataset']}' but its dataset_info says '{info.name}'")
+    registered = registered_info(info.name)
+    if registered is not None and (registered.channels, registered.size, registered.num_classes) != (
+            info.channels, info.size, info.num_classes):
+        refuse(f"its dataset_info ({info.channels}x{info.size}x{info.size}, {info.num_classes} classes) is not the "
+               f"registered {info.name} ({registered.channels}x{registered.size}x{registered.size}, "
+               f"{registered.num_classes} classes)")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= info.num_classes):
+        refuse(f"its labels run outside 0..{info.num_classes - 1}")
+    factor = int(manifest.get("multi_formation", 1))
+    per_class = int(manifest.get("images_per_class", manifest["ipc"] * factor**2))
+    if per_class != manifest["ipc"] * factor**2:
+        refuse(f"images_per_class {per_class} is not ipc {manifest['ipc']} x multi_formation^2 ({factor**2})")
+    counts = torch.bincount(labels, minlength=info.num_classes)
+    wrong = [c for c in range(info.num_classes) if counts[c] not in (0, per_class)]
+    if wrong or not counts.any():
+        c = wrong[0] if wrong else 0
+        refuse(f"class {c} holds {int(counts[c])} images but the manifest's ipc {manifest['ipc']} means {per_class}")
+    if (soft_labels is None) != (manifest.get("label_type", "hard") == "hard"):
+        refuse(f"label_type '{manifest.get('label_type')}' does not match the tensors (soft labels "
+               f"{'absent' if soft_labels is None else 'present'})")
+
+
 def load_synset(path: Path, expect_dataset: str | None = None) -> SyntheticSet:
     """Load and verify an artifact; ``expect_dataset`` refuses a set distilled from another dataset."""
     path = Path(path).with_suffix(".safetensors")
@@ -128,6 +176,7 @@ def load_synset(path: Path, expect_dataset: str | None = None) -> SyntheticSet:
     if list(images.shape) != expected or list(images.shape[1:]) != list(info.image_shape) or len(labels) != len(images):
         raise HarnessError(f"{path} holds images {list(images.shape)} and {len(labels)} labels but its manifest "
                            f"says {expected} for a {info.image_shape} dataset; the artifact is inconsistent")
+    check_manifest(path, manifest, images, labels, info, tensors.get("soft_labels"))
     meta_keys = set(manifest) - {"dataset_info", "ipc"}
     return SyntheticSet(images, labels, info, manifest["ipc"], tensors.get("soft_labels"),
                         meta={k: manifest[k] for k in meta_keys})

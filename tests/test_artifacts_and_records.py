@@ -33,6 +33,7 @@ def test_manifest_from_before_a_dataset_field_takes_the_registered_value(saved):
     manifest_file = path.with_suffix(".json")
     manifest = json.loads(manifest_file.read_text())
     assert manifest["dataset_info"].pop("mirror_invariant") is False  # mnist-tiny: digits
+    del manifest["manifest_sha256"]  # written before manifests had their own checksum, too
     manifest_file.write_text(json.dumps(manifest))
     assert load_synset(path).info.mirror_invariant is False  # not the field's default, True
 
@@ -95,3 +96,43 @@ def test_protocol_fingerprint_is_stable_and_sensitive():
     assert paper.with_overrides(name="renamed").fingerprint() == paper.fingerprint()
     with pytest.raises(HarnessError, match="Did you mean 'epochs'"):
         paper.with_overrides(epoch=3)
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"ipc": 7}, "do not match their checksum"),
+    ({"dataset": "cifar100"}, "do not match their checksum"),
+    ({"distiller": "ncfm"}, "do not match their checksum"),
+])
+def test_an_edited_manifest_is_refused(saved, edit, message):
+    path, _ = saved
+    manifest_file = path.with_suffix(".json")
+    manifest_file.write_text(json.dumps({**json.loads(manifest_file.read_text()), **edit}))
+    with pytest.raises(HarnessError, match=message):
+        load_synset(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"ipc": 7}, "class 0 holds 2 images but the manifest's ipc 7 means 7"),
+    ({"dataset": "cifar100"}, "says dataset 'cifar100' but its dataset_info says 'mnist-tiny'"),
+    ({"images_per_class": 8}, "images_per_class 8 is not ipc 2"),
+    ({"label_type": "soft"}, "label_type 'soft' does not match"),
+])
+def test_a_manifest_without_its_checksum_is_checked_against_its_tensors(saved, edit, message):
+    path, _ = saved
+    manifest_file = path.with_suffix(".json")
+    manifest = {**json.loads(manifest_file.read_text()), **edit}
+    del manifest["manifest_sha256"]  # as an artifact written before manifests had one
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(HarnessError, match=message):
+        load_synset(path)
+
+
+def test_dataset_info_must_match_the_registered_dataset(saved):
+    path, _ = saved
+    manifest_file = path.with_suffix(".json")
+    manifest = json.loads(manifest_file.read_text())
+    manifest["dataset_info"]["num_classes"] = 100
+    del manifest["manifest_sha256"]
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(HarnessError, match="is not the registered mnist-tiny"):
+        load_synset(path)

@@ -173,3 +173,12 @@ def test_bad_settings_are_refused(tiny):
         _ncfm(psi="mixtur").distil(tiny, 1, RunContext(progress=False))
     with pytest.raises(HarnessError, match="multiple of 16"):
         _ncfm(num_freqs=100).distil(tiny, 1, RunContext(progress=False))
+
+
+def test_multi_formation_warns_when_a_class_is_shorter_than_its_initialisation(tiny):
+    """mnist-tiny holds 20 images per class: IPC 6 at multi-formation 2 draws 24 per class."""
+    d = _ncfm(iterations=1)
+    assert d.init_images_per_class(6) == 24
+    warnings = d.check_init(tiny, 6)
+    assert len(warnings) == 10 and "has 20 real images < the 24 the initialisation draws" in warnings[0]
+    assert d.check_init(tiny, 5) == [] and _ncfm(iterations=1, multi_formation=1).check_init(tiny, 6) == []
