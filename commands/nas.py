@@ -7,7 +7,9 @@ and the best among the K, beside the ceiling rows: a larger real subset and the 
 second seed. Ground truth: ``shipped`` (the harness's measurement on Fashion-MNIST, in the package;
 ``python -m harness nas-truth`` made it), ``train`` (measured here, cached per cell), ``table`` (the offline analog-nasbench CIFAR-10 table) or ``official`` (the
 NAS-Bench-201 file, ``--nb201-file``). The set is distilled (or reused) with ``harness.distill``'s
-flags, or given with ``--synset``. Rerunning skips finished cells.
+flags (default with the cpu search protocol: transfer's quick budget, 100 iterations of 32 real
+images per class, and the pretrained-extractor budget; with ``--search-protocol paper``, the
+distiller's published budget), or given with ``--synset``. Rerunning skips finished cells.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ WRITES = ("writes: records to <output>/records/nas.jsonl, the measured ground tr
 
 
 def main(argv=None) -> None:
-    from distillers import DISTILLERS, setting_names
+    from distillers import DISTILLERS, setting_names, settings_it_has
     from harness.paths import output_root
     from tasks.nas import DISCONNECTED, SEARCH_PROTOCOLS, TASK, NASConfig
     from tasks.nas.ground_truth import MEASURED_BUDGETS
     from tasks.nas.sources import GROUND_TRUTHS
+    from tasks.transfer import PROFILES
 
     started = time.perf_counter()
     parser = cli.Parser(prog="python -m harness.nas", description=__doc__, epilog=WRITES,
@@ -58,6 +61,8 @@ def main(argv=None) -> None:
         if flag in overrides and flag not in settings:
             print(f"note: {args.distiller} has no '{flag}' setting; --{flag.replace('_', '-')} ignored")
             del overrides[flag]
+    if args.search_protocol == "cpu":  # the CPU search comes with the quick distillation budget, as transfer
+        overrides = {**settings_it_has(args.distiller, PROFILES["quick"].distill_budget), **overrides}
     cli.use_output(args.output)
     config = NASConfig(dataset=args.dataset, distiller=args.distiller, ipc=args.ipc, distill_seed=args.seed,
                        overrides=tuple(sorted(overrides.items())), synset=args.synset,

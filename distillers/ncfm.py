@@ -89,7 +89,7 @@ class NCFMConfig(IterativeConfig):
     normalise_features: bool = True
     multi_formation: int = 2
     dsa: bool = True
-    class_block: int = 0  # classes per block; 0: as many as fit SYN_BLOCK_IMAGES decoded images
+    class_block: int = 0  # classes per block; 0: as many as fit SYN_BLOCK_IMAGES (256) decoded images
     soft_labels: bool = False
     soft_temperature: float = 1.0
     calibration: float = 0.0
