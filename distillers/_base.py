@@ -95,12 +95,18 @@ class Distiller(ABC):
         return ipc * getattr(self.config, "multi_formation", 1) ** 2
 
     def check_init(self, data: ImageData, ipc: int) -> list[str]:
-        """A warning per class with fewer real images than the initialisation draws (they repeat)."""
+        """A warning per class with fewer real images than the initialisation draws (they repeat);
+        refused for a method that selects real images (it would select duplicates)."""
         need = self.init_images_per_class(ipc)
         counts = data.class_counts()
+        short = [c for c in present_classes(data) if ipc <= counts[c] < need]
+        if short and self.selects_real_images:
+            fewest = min(counts[c] for c in present_classes(data))
+            raise HarnessError(f"{self.name} takes {need} real images per class (ipc {ipc} x {need // ipc}) but class "
+                               f"'{data.info.class_names[short[0]]}' has {counts[short[0]]}: use --ipc "
+                               f"{fewest // (need // ipc)} or less")
         return [f"class '{data.info.class_names[c]}' has {counts[c]} real images < the {need} the "
-                f"initialisation draws (ipc {ipc} x {need // ipc} per stored image): some repeat"
-                for c in present_classes(data) if ipc <= counts[c] < need]
+                f"initialisation draws (ipc {ipc} x {need // ipc} per stored image): some repeat" for c in short]
 
     def synset(self, images: torch.Tensor, labels: torch.Tensor, data: ImageData, ipc: int, run: RunContext,
                warnings: list[str] = (), **meta) -> SyntheticSet:

@@ -18,7 +18,7 @@ from harness.multiseed import seed_groups, train_and_test_seeds
 from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore
-from harness.synset import SyntheticSet
+from harness.synset import SyntheticSet, decoded_per_class
 
 
 def synset_cell(synset: SyntheticSet, sha256: str, task: str) -> dict:
@@ -64,9 +64,10 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
                 results = train_and_test_seeds(arch, synset.images, targets, test, protocol, group,
                                                torch.device(device), bar)
             for seed, metrics in zip(group, results):
-                extra = {}
+                extra = {"images_per_class": decoded_per_class(synset)}  # what the model trained on
                 if long_tailed:
-                    shot_metrics, extra = shot_group_accuracy(metrics["per_class_accuracy"], train_counts)
+                    shot_metrics, groups = shot_group_accuracy(metrics["per_class_accuracy"], train_counts)
+                    extra.update(groups)
                     metrics = {**metrics, **shot_metrics}
                 store.append({**base, **arch_cell(arch, test.info), "seed": seed}, metrics, protocol.as_dict(),
                              {**m.as_dict(), "device": str(device), "seeds_trained_together": len(group)}, extra)

@@ -48,6 +48,13 @@ class SyntheticSet:
         return self.labels
 
 
+def decoded_per_class(synset: SyntheticSet) -> int:
+    """Training images per class the set holds (what a model trains on): rho^2 x ipc for a
+    multi-formation set, ``images_per_class`` for an equal-count control, else ipc. Checked
+    against the tensors when the artifact is loaded."""
+    return int(synset.meta.get("images_per_class", synset.ipc))
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -142,7 +149,7 @@ def check_manifest(path: Path, manifest: dict, images: torch.Tensor, labels: tor
                f"{registered.num_classes} classes)")
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= info.num_classes):
         refuse(f"its labels run outside 0..{info.num_classes - 1}")
-    factor = int(manifest.get("multi_formation", 1))
+    factor = int(manifest.get("multi_formation", manifest.get("equal_count_formation", 1)))
     per_class = int(manifest.get("images_per_class", manifest["ipc"] * factor**2))
     if per_class != manifest["ipc"] * factor**2:
         refuse(f"images_per_class {per_class} is not ipc {manifest['ipc']} x multi_formation^2 ({factor**2})")

@@ -109,8 +109,8 @@ def separated_best(part: pd.DataFrame, field: str | None):
 
 
 def is_baseline(name) -> bool:
-    """Random-subset baselines go last in comparison tables."""
-    return str(name) == C.RANDOM or str(name).endswith("-" + C.RANDOM)
+    """Random-subset baselines (``random``, ``random-packed``, ``random-decoded``) go last in tables."""
+    return str(name).startswith(C.RANDOM) or str(name).endswith("-" + C.RANDOM)
 
 
 def long_table(caption: str, frame: pd.DataFrame, header: list[str]) -> Table:

@@ -80,3 +80,15 @@ def test_command_prints_table_and_writes_reports(capsys, output_dir):
 def test_unknown_profile_is_a_one_line_error():
     with pytest.raises(HarnessError, match="Did you mean 'quick'"):
         main(["--profile", "quik"])
+
+
+def test_a_multi_formation_set_is_compared_at_equal_storage_and_equal_decoded_count():
+    config = TransferConfig(distiller="ncfm", dataset="mnist-tiny", ipc=1, archs=("convnet",), seeds=1,
+                            protocol=PROFILES["smoke"].protocol,
+                            distill_budget=(*PROFILES["smoke"].distill_budget, ("num_freqs", 64), ("pretrained", 1)),
+                            progress=False)
+    records = run(config, log=lambda _: None)
+    by_set = {r["distiller"]: r for r in records}
+    assert set(by_set) == {"ncfm", "random", "random-packed", "random-decoded"}
+    assert {k: r["extra"]["images_per_class"] for k, r in by_set.items()} == {
+        "ncfm": 4, "random": 1, "random-packed": 4, "random-decoded": 4}

@@ -26,6 +26,11 @@ from reports.blocks import (
 from reports.figures import ACCURACY, to_png
 
 TASKS = ("transfer",)
+CONTROLS = {"random": "random real images, the stored count (IPC per class)",
+            "random-packed": "random real images at equal storage, rho^2 downsized into each stored image and "
+                             "decoded like a multi-formation set",
+            "random-decoded": "random full-size real images at the multi-formation set's decoded count "
+                              "(rho^2 x IPC per class)"}
 
 
 def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
@@ -49,6 +54,8 @@ def section(records: pd.DataFrame) -> Section | None:
                            "Each synthetic set trained on every architecture under one protocol; heatmap of mean test "
                            "accuracy (%), table with intervals and the paired gain over the same-size random subset.",
                            summary, records)
+    if summary["distiller"].isin(CONTROLS).any():
+        s.notes.append("Controls at equal budget: " + "; ".join(f"{k}: {v}" for k, v in CONTROLS.items()) + ".")
     for (fp, label, ipc), part in summary.groupby(["protocol_fingerprint", "dataset_label", "ipc"], sort=False):
         where = f"{label}, IPC {ipc}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Transfer heatmap: {where}",

@@ -3,7 +3,9 @@ same-size random real subset under the same protocol and seeds.
 
 For each architecture and evaluation seed s, a fresh model is trained on the set distilled with
 seed s and another on the random subset drawn with seed s (``random`` distiller, same IPC), both
-with seed s, and tested once after the final epoch on the real test split. One record per (set,
+with seed s, and tested once after the final epoch on the real test split. A multi-formation set
+(NCFM, CSDM) is also compared with ``random-packed`` (random real images at equal storage,
+through the same decoder) and ``random-decoded`` (random real images at its decoded count). One record per (set,
 architecture, seed) in ``<output>/records/transfer.jsonl``; finished cells are skipped on rerun.
 The gain over random is the paired (same seed) difference, with a Student-t 95% interval.
 
@@ -20,6 +22,7 @@ import torch
 
 from distillers._base import settings_it_has
 from distillers._runner import distil
+from distillers.equal_budget import equal_budget_controls
 from harness.data import DEFAULT_DATASET
 from harness.errors import HarnessError
 from harness.evaluation import evaluate_synset, read_synset
@@ -88,17 +91,18 @@ def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> 
     device = torch.device(config.device)
     seeds = list(range(config.seeds))
 
-    def draw(name: str, dataset: str, ipc: int, seed: int) -> tuple[Path, list[int]]:
-        return distil(name, dataset, ipc, seed, settings_it_has(name, config.distill_budget), device,
-                      progress=config.progress, log=log), [seed]
+    def draw(name: str, dataset: str, ipc: int, seed: int, settings: dict | None = None) -> tuple[Path, list[int]]:
+        return distil(name, dataset, ipc, seed, {**settings_it_has(name, config.distill_budget), **(settings or {})},
+                      device, progress=config.progress, log=log), [seed]
 
     if config.synset is not None:
         plan = [(Path(config.synset), seeds)]
     else:
         plan = [draw(config.distiller, config.dataset, config.ipc, s) for s in seeds]
     first, _ = read_synset(plan[0][0], config.dataset)
-    if first.meta.get("distiller") != BASELINE:  # the same-size random subsets of the same dataset
-        plan += [draw(BASELINE, first.info.name, first.ipc, s) for s in seeds]
+    if first.meta.get("distiller") != BASELINE:  # the controls at equal budget, one draw per seed
+        plan += [draw(name, first.info.name, first.ipc, s, settings)
+                 for name, settings, _ in equal_budget_controls(first) for s in seeds]
     records = {}
     for path, set_seeds in plan:
         s, sha = read_synset(path, first.info.name)
