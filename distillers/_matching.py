@@ -17,6 +17,7 @@ from harness.models import build_model
 # images on a 2-core AVX2 CPU took 10.4 s in chunks of 2048 against 3.6-3.8 s in chunks of 512
 # (3.1 s channels_last); larger chunks only stream activations through memory.
 REAL_CHUNK = 512
+FAMILY_KEY = -9  # the mix_seed slot of a class's DSA family draw
 # Decoded synthetic images per class block (forward and backward with gradients): bounds the
 # activations kept for backward. NCFM at the authors' settings, IPC 10, 256 real per class: peak RSS
 # 1.65-1.78 GB with 256 against 2.17-2.30 GB with 512, at no measurable cost in time.
@@ -90,7 +91,8 @@ def siamese_dsa(info, enabled: bool) -> DSAConfig | None:
 
 def class_augment(x: torch.Tensor, group: torch.Tensor, cfg: DSAConfig | None, seed: int, iteration: int,
                   classes: list[int]) -> torch.Tensor:
-    """DSA whose draw depends on (seed, iteration, class) alone (one family per call).
+    """DSA whose draw depends on (seed, iteration, class) alone: one family and its parameters per
+    class and iteration, as the DSA/DM authors call it once per class.
 
     ``group`` gives each image's position in ``classes``. Calling it on a class's real batch and
     on its synthetic images applies the same transformation to both: the siamese augmentation.
@@ -98,7 +100,8 @@ def class_augment(x: torch.Tensor, group: torch.Tensor, cfg: DSAConfig | None, s
     if cfg is None:
         return x
     u = keyed_uniforms(seed, iteration, classes, x.device)
-    family = torch.rand(1, generator=torch.Generator().manual_seed(mix_seed(seed, iteration))).item()
+    family = torch.tensor([torch.rand(1, generator=torch.Generator().manual_seed(mix_seed(seed, iteration, c, FAMILY_KEY)))
+                           .item() for c in classes])
     return augment(x, cfg, groups=group, uniforms=u, family_draw=family)
 
 

@@ -140,7 +140,9 @@ def augment(
 
     ``uniforms`` ``[G, families, 3]`` (from :func:`keyed_uniforms`) with ``groups`` ``[N]`` in
     0..G-1 shares one draw per group; otherwise each image (or each group) draws from
-    ``generator``. ``family_draw`` in [0, 1) picks the family when ``cfg.single_family``.
+    ``generator``. ``family_draw`` in [0, 1) picks the family when ``cfg.single_family``: one
+    number for the whole batch, or a tensor ``[G]`` for one family per group (DSA's per-class
+    call: the DSA/DM authors augment each class's real and synthetic batch with its own draw).
     """
     families = cfg.families()
     if not families:
@@ -153,6 +155,14 @@ def augment(
     if cfg.single_family:
         if family_draw is None:
             family_draw = torch.rand(1, generator=generator).item()
+        if torch.is_tensor(family_draw):  # one family per group
+            pick = (family_draw.to(x.device)[groups.to(x.device)] * len(families)).long().clamp(max=len(families) - 1)
+            out = x.clone()
+            for k, name in enumerate(families):
+                rows = (pick == k).nonzero().squeeze(1)
+                if len(rows):
+                    out[rows] = _APPLY[name](x[rows], u[rows, FAMILIES.index(name)], cfg)
+            return out
         families = (families[int(family_draw * len(families))],)
     for name in families:
         x = _APPLY[name](x, u[:, FAMILIES.index(name)], cfg)

@@ -88,3 +88,25 @@ def test_dc_protocol_augments_mnist_only():
     assert dc.for_dataset(mnist).fingerprint() != PROTOCOLS.get("quick").for_dataset(mnist).fingerprint()
     with pytest.raises(ValueError, match="unknown DC augmentation"):
         dc.augmentation.__class__(strategy="crop_blur").apply(torch.zeros(1, 1, 4, 4))
+
+
+def test_matching_dsa_draws_a_family_per_class_shared_by_its_real_and_synthetic_images(monkeypatch):
+    """The DSA/DM authors augment each class with its own draw; one family for every class of an
+    iteration was the harness's earlier shortcut."""
+    import harness.augment as augment_module
+    from distillers._matching import class_augment
+    from harness.augment import DSAConfig
+
+    seen = []
+    for name, fn in list(augment_module._APPLY.items()):
+        monkeypatch.setitem(augment_module._APPLY, name, lambda x, u, cfg, name=name, fn=fn: seen.append((name, len(x))) or fn(x, u, cfg))
+    classes = list(range(10))
+    real_group = torch.arange(10).repeat_interleave(3)
+    syn_group = torch.arange(10).repeat_interleave(2)
+    cfg = DSAConfig()
+    class_augment(torch.randn(30, 3, 8, 8), real_group, cfg, 0, 5, classes)
+    real_calls, seen[:] = list(seen), []
+    class_augment(torch.randn(20, 3, 8, 8), syn_group, cfg, 0, 5, classes)
+    assert len(real_calls) > 1  # several families in one iteration: one per class
+    assert [name for name, _ in real_calls] == [name for name, _ in seen]  # the same family per class for both
+    assert [n // 3 for _, n in real_calls] == [n // 2 for _, n in seen]
