@@ -16,10 +16,11 @@ Registered names (one class, :class:`EnergyMatching`; ``ed-debias`` lives in :mo
   table 4's knowledge-distillation critic: KL(p_phi(y | x_i) || p_phi(y | s_i)) with one real
   image x_i of the class per synthetic image s_i (the real batch cut to IPC images, as the paper
   says), instead of the cross-entropy with the true label.
-* ``cfd-ed`` -- sec. 5.1, eq. 10-11: the same energy structure with the per-pair distance
-  C(a, b) = E_t |Phi_a(t) - Phi_b(t)| = E_t |exp(i<t, a>) - exp(i<t, b>)| = E_t 2|sin(<t, a - b>/2)|
-  between the two points' embeddings (the characteristic function of a single point a is
-  exp(i<t, a>)), the expectation a Monte Carlo mean over ``num_freqs`` frequencies.
+* ``cfd-ed`` -- sec. 5.1, eq. 10-11: eq. 7 with its first term (the energy distance) replaced by
+  the CFD-enhanced energy distance, the classifier critic kept as in ``ed-critic``: the per-pair
+  distance is C(a, b) = E_t |Phi_a(t) - Phi_b(t)| = E_t |exp(i<t, a>) - exp(i<t, b>)| =
+  E_t 2|sin(<t, a - b>/2)| between the two points' embeddings (the characteristic function of a
+  single point a is exp(i<t, a>)), the expectation a Monte Carlo mean over ``num_freqs`` frequencies.
 * ``ed-debias`` -- the de-biasing critic (eq. 4): ED + lambda_t * (label cross-entropy of g_phi1 +
   attribute term of g_phi2), see :class:`distillers.ed_debias.DebiasedEnergyMatching`.
 
@@ -37,10 +38,10 @@ Choices the paper leaves open, made here:
   seed), trained by ``harness.pretrained``'s default recipe on the whole training split of
   ``data.info.name`` (a class-subset run still uses it), architecture ``critic_arch``.
 - ``cfd-ed`` frequencies: t ~ N(0, freq_scale^-2 I), drawn fresh each iteration from
-  (seed, iteration) alone and shared by all classes. NCFM's learned sampling network (the
-  paper's option psi) is not offered: ``distillers/ncfm.py`` (``MixtureSampler``/``MLPSampler``,
-  trained by ascent on the discrepancy) was not yet committed when this was written, and using
-  it needs that min-max loop (a psi optimiser and its checkpoint state) here as well.
+  (seed, iteration) alone and shared by all classes: eq. 11's psi as "fixed random variables".
+  The learnable psi (NCFM's samplers in ``distillers/ncfm.py``, trained by ascent on the
+  discrepancy) is not wired in here: it would need NCFM's min-max loop (a psi optimiser and its
+  checkpoint state) in this distiller as well.
 - The V-statistic (i = j pairs included) estimate, as eq. 6 writes the sums over all i, j.
 """
 
@@ -113,7 +114,7 @@ def load_critic(dataset: str, data: ImageData, arch: str, seed: int, run) -> tor
 
 @register_distiller("ed")
 @register_distiller("ed-critic", critic="classifier")
-@register_distiller("cfd-ed", distance="cf", normalise_features=True)
+@register_distiller("cfd-ed", distance="cf", normalise_features=True, critic="classifier")
 class EnergyMatching(RandomNetworkMatching):
     name = "ed"
     Config = EnergyConfig

@@ -51,3 +51,7 @@ class GaussianMMDMatching(EnergyMatching):
         if self.config.ed_weight:
             loss = loss + self.config.ed_weight * self.energy(real, weights, syn, iteration)
         return loss
+
+    def regulariser(self, batch) -> torch.Tensor | float:
+        """alpha scales the whole of eq. 7 (energy distance and the critic's term), as eq. 13 writes."""
+        return self.config.ed_weight * super().regulariser(batch)

@@ -192,3 +192,17 @@ def test_debias_manifest_says_whether_the_critic_still_sees_the_attribute():
     assert seen["mean_p_own_attribute"] == pytest.approx(own.mean().item(), abs=1e-6)
     assert seen["share_predicted_own_attribute"] == pytest.approx((p.argmax(1) == d.syn_attributes).float().mean().item())
     assert seen["mean_attribute_term"] >= 0
+
+
+def test_cfd_ed_keeps_the_classifier_critic_of_eq_7():
+    """Sec. 5.1 replaces eq. 7's first term (the energy distance) by eq. 10; the critic stays."""
+    assert create_distiller("cfd-ed").config.critic == "classifier"
+
+
+def test_mmd_ed_weight_scales_the_critic_term_too(monkeypatch):
+    """Eq. 13: L_M3D + alpha * L with L = eq. 7 (energy distance + lambda_t * critic)."""
+    from distillers.energy import EnergyMatching
+
+    monkeypatch.setattr(EnergyMatching, "regulariser", lambda self, batch: 3.0)
+    assert create_distiller("mmd-gaussian+ed", {"ed_weight": 0.5}).regulariser(None) == 1.5
+    assert create_distiller("mmd-gaussian").regulariser(None) == 0.0
