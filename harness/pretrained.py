@@ -36,6 +36,14 @@ def pretrained_dir(dataset: str, arch: str, seed: int, recipe: EvalProtocol, imb
     return cache_dir("pretrained", tag, arch, fingerprint, f"seed{seed}")
 
 
+def pace(recipe_folder: Path) -> str:
+    """An estimate of one model's pretraining time from the models of this recipe already cached."""
+    done = [json.loads(p.read_text())["timing"]["wall_seconds"] for p in recipe_folder.glob("seed*/manifest.json")]
+    if not done:
+        return "the progress bar estimates the time after the first epoch"
+    return f"about {sum(done) / len(done) / 60:.1f} min, as the {len(done)} cached model(s) of this recipe took"
+
+
 def get_pretrained(dataset: str, arch: str = "convnet", seed: int = 0, recipe: EvalProtocol = DEFAULT_RECIPE,
                    device="cpu", imbalance: float = 100.0, log=print, max_images: int = 0) -> tuple[dict, dict]:
     """(initial, final) state dicts of one pretrained model, training it once if it is not cached.
@@ -50,7 +58,8 @@ def get_pretrained(dataset: str, arch: str = "convnet", seed: int = 0, recipe: E
         if 0 < max_images < len(train):
             keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(mix_seed(seed, -7)))
             train = train.subset(keep[:max_images])
-        log(f"pretraining {arch} seed {seed} on {dataset} ({recipe.epochs} epochs, {len(train)} images)")
+        log(f"pretraining {arch} seed {seed} on {dataset} ({recipe.epochs} epochs, {len(train)} images, "
+            f"{pace(folder.parent)}); cached in {folder}, so later runs load it")
         with measure(device) as m, tqdm(total=recipe.epochs, desc=f"pretrain {arch} seed {seed}", unit="epoch",
                                         disable=None) as bar:
             train_model(model, train.normalised(device=device), train.labels, recipe, seed, bar)
