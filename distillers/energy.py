@@ -67,8 +67,7 @@ DISTANCES = ("euclidean", "cf")
 
 @dataclass(frozen=True)
 class EnergyConfig(MatchingConfig):
-    iterations: int = 20000
-    real_batch: int = 256
+    iterations: int = 20000  # the published budget (real_batch keeps the default 256 per class)
     lr_images: float = 0.1
     distance: str = "euclidean"  # or "cf" (eq. 10-11)
     num_freqs: int = 128  # cf only

@@ -71,8 +71,7 @@ PSI_OPTIMIZERS = ("adam", "sgd")
 
 @dataclass(frozen=True)
 class NCFMConfig(IterativeConfig):
-    iterations: int = 20000
-    real_batch: int = 256
+    iterations: int = 20000  # the published budget (real_batch keeps the default 256 per class)
     lr_images: float = 0.01
     weight_decay: float = 5e-4
     arch: str = "convnet"
