@@ -19,6 +19,7 @@ from harness.errors import HarnessError
 
 ATTRIBUTE_LOSSES = ("hinge", "uniform", "set")
 ATTRIBUTE_INITS = ("real", "balanced")
+REAL_SAMPLINGS = ("natural", "balanced")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class DebiasConfig(EnergyConfig):
     attribute_loss: str = "uniform"  # uniform | hinge (bounded per-image forms of eq. 4) | set (per class)
     attribute_weight: float = 1.0
     attribute_init: str = "real"  # real: random real images of the class | balanced: equal per attribute value
+    real_sampling: str = "natural"  # natural: the class's real images | balanced: rarer attribute values repeated
 
 
 def balanced_picks(data: ImageData, ipc: int, seed: int, classes: list[int]) -> list[torch.Tensor]:
@@ -46,6 +48,14 @@ def balanced_picks(data: ImageData, ipc: int, seed: int, classes: list[int]) -> 
             raise HarnessError(f"attribute_init=balanced: class {c} has {len(order)} images < ipc {ipc}")
         picks.append(torch.stack(order[:ipc]))
     return picks
+
+
+def attribute_balanced_pool(idx: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """``idx`` (one class's image indices) with each attribute value's images repeated (cyclically)
+    up to the count of the most frequent value: a uniform draw from it sees every value equally often."""
+    pools = [idx[attributes[idx] == a] for a in attributes[idx].unique()]
+    n = max(map(len, pools))
+    return torch.cat([p.repeat(-(-n // len(p)))[:n] for p in pools])
 
 
 @register_distiller("ed-debias")
@@ -68,6 +78,10 @@ class DebiasedEnergyMatching(EnergyMatching):
       value in equal numbers, the de-biased set a model should train on.
     ``attribute_init``: ``real`` starts S_c from random real images of c (as ``ed``); ``balanced``
     (harness's choice) from real images of c with each attribute value in equal numbers.
+    ``real_sampling``: ``natural`` draws each iteration's real batch of c from c's images (the paper:
+    ED matches S_c to the biased T_c, whose majority attribute then pulls every image of S_c);
+    ``balanced`` (harness's choice) from :func:`attribute_balanced_pool`, so ED matches S_c to T_c
+    with the attribute made independent of the label, the distribution the de-biased set stands for.
     The attribute a of a synthetic image is that of the real image it was initialised from
     (``ImageData.attributes``; fixed during distillation). g_phi2 is a classifier of the attribute
     pretrained on the dataset's attribute view ``<dataset>-attr`` (``harness.data.attributes``),
@@ -85,6 +99,7 @@ class DebiasedEnergyMatching(EnergyMatching):
         cfg = self.config
         check_choice("attribute_loss", cfg.attribute_loss, ATTRIBUTE_LOSSES)
         check_choice("attribute_init", cfg.attribute_init, ATTRIBUTE_INITS)
+        check_choice("real_sampling", cfg.real_sampling, REAL_SAMPLINGS)
         if data.attributes is None:
             raise HarnessError(f"{self.name} needs per-image spurious attributes, and {data.info.name} has none: "
                                f"use a dataset with an attribute (e.g. colored-mnist-spurious, celeba-blond)")
@@ -98,6 +113,8 @@ class DebiasedEnergyMatching(EnergyMatching):
         else:
             picks = torch.cat(init_picks(data, ipc, run.seed, self.classes))
         self.syn_attributes = data.attributes[picks].to(run.device)
+        if cfg.real_sampling == "balanced":  # the pools sample_real draws each class's real batch from
+            self.by_class = [attribute_balanced_pool(idx, data.attributes) for idx in self.by_class]
         self.init_index = picks
 
     def attribute_terms(self, syn_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -265,9 +265,12 @@ def test_balanced_init_and_the_colour_drift_in_the_manifest():
     assert torch.bincount(data.attributes[balanced_picks(data, 5, 0, [1])[0]], minlength=2).tolist() == [3, 2]
 
     d = create_distiller("ed-debias", {"iterations": 1, "real_batch": 4, "attribute_init": "balanced",
-                                       "attribute_loss": "set"})
+                                       "attribute_loss": "set", "real_sampling": "balanced"})
     synset = d.distil(data, 4, RunContext(progress=False, log=lambda s: None))
     assert torch.equal(d.syn_attributes, data.attributes[torch.cat(picks)])
+    for pool in d.by_class:  # the real batches are drawn from attribute-balanced pools
+        counts = torch.bincount(data.attributes[pool], minlength=2)
+        assert counts[0] == counts[1]
     drift = synset.meta["channel_means"]
     assert set(drift) == {f"label={a},attr={b}" for a in (0, 1) for b in (0, 1)}
     for c, p in enumerate(picks):
@@ -303,6 +306,23 @@ def test_set_attribute_loss_is_a_choice():
     from distillers._base import RunContext, create_distiller
 
     data = load_dataset("colored-mnist-spurious-tiny", "train")
-    for key, value in (("attribute_loss", "sett"), ("attribute_init", "balance")):
+    for key, value in (("attribute_loss", "sett"), ("attribute_init", "balance"), ("real_sampling", "balance")):
         with pytest.raises(HarnessError, match=f"unknown {key}"):
             create_distiller("ed-debias", {"iterations": 1, key: value}).distil(data, 2, RunContext(progress=False))
+
+
+def test_balanced_real_sampling_draws_both_attribute_values_equally():
+    from distillers._matching import sample_real
+    from distillers.ed_debias import attribute_balanced_pool
+
+    data = load_dataset("colored-mnist-spurious-tiny", "train")
+    by_class = data.indices_by_class()
+    pools = [attribute_balanced_pool(idx, data.attributes) for idx in by_class]
+    for idx, pool in zip(by_class, pools):
+        counts = torch.bincount(data.attributes[idx], minlength=2)
+        assert torch.bincount(data.attributes[pool], minlength=2).tolist() == [counts.max().item()] * 2
+        assert set(pool.tolist()) == set(idx.tolist())  # every image of the class, the rarer value repeated
+    drawn = torch.cat([sample_real(data, pools, [0, 1], 64, 0, it)[0] for it in range(20)])
+    natural = torch.cat([sample_real(data, by_class, [0, 1], 64, 0, it)[0] for it in range(20)])
+    minority = lambda index: (data.attributes[index] != data.labels[index]).float().mean().item()  # noqa: E731
+    assert minority(natural) < 0.1 and minority(drawn) == pytest.approx(0.5, abs=0.05)
