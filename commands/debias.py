@@ -3,8 +3,10 @@
 Distils the training split with each method, trains a fresh model per seed on each synthetic set
 and reports average, worst-group and per-group accuracy over (label, attribute) groups, with
 95% intervals over seeds. The default dataset is the offline STAND-IN ``colored-mnist-spurious``
-(not CelebA); ``--dataset celeba-blond`` reads CelebA from ``$DD_DATA``. ``--split val`` measures on
-the validation split, where settings (``--set key=value``) are chosen. Rerunning skips finished cells.
+(not CelebA; colour agrees with the label for 95% of training images, ``colored-mnist-spurious-90`` /
+``-99`` for 90% / 99%); ``--dataset celeba-blond`` reads CelebA from ``$DD_DATA``. ``--split val``
+measures on the validation split, where settings (``--set key=value``) are chosen. Prints mean, 95%
+interval, median and interquartile range over seeds, and every seed. Rerunning skips finished cells.
 """
 
 from __future__ import annotations

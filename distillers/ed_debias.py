@@ -12,33 +12,76 @@ from distillers._base import register_distiller
 from distillers._matching import init_picks
 from distillers._random_matching import MatchBatch
 from distillers.energy import EnergyConfig, EnergyMatching, check_choice, load_critic
+from harness.augment import mix_seed
 from harness.data import ImageData
+from harness.data.core import denormalise
 from harness.errors import HarnessError
 
-ATTRIBUTE_LOSSES = ("hinge", "uniform")
+ATTRIBUTE_LOSSES = ("hinge", "uniform", "set")
+ATTRIBUTE_INITS = ("real", "balanced")
+REAL_SAMPLINGS = ("natural", "balanced")
 
 
 @dataclass(frozen=True)
 class DebiasConfig(EnergyConfig):
     critic: str = "classifier"
-    attribute_loss: str = "uniform"  # uniform | hinge (bounded forms of eq. 4's + log p(a | s))
+    attribute_loss: str = "uniform"  # uniform | hinge (bounded per-image forms of eq. 4) | set (per class)
     attribute_weight: float = 1.0
+    attribute_init: str = "real"  # real: random real images of the class | balanced: equal per attribute value
+    real_sampling: str = "natural"  # natural: the class's real images | balanced: rarer attribute values repeated
+
+
+def balanced_picks(data: ImageData, ipc: int, seed: int, classes: list[int]) -> list[torch.Tensor]:
+    """Per class, ``ipc`` real image indices with the attribute values in equal numbers (the first
+    ``ipc mod A`` values one more; a value short of images gives its remainder to the others),
+    seeded by (seed, class). The harness's option, not the paper's (which does not say how S starts)."""
+    num_values = int(data.attributes.max()) + 1
+    by_class, picks = data.indices_by_class(), []
+    for c in classes:
+        idx = by_class[c]
+        gen = torch.Generator().manual_seed(mix_seed(seed, -8, c))
+        pools = [idx[data.attributes[idx] == a] for a in range(num_values)]
+        pools = [p[torch.randperm(len(p), generator=gen)] for p in pools]
+        # round-robin over the values: value a takes its k-th image in round k while it has one
+        order = [p[k] for k in range(max(map(len, pools))) for p in pools if k < len(p)]
+        if len(order) < ipc:
+            raise HarnessError(f"attribute_init=balanced: class {c} has {len(order)} images < ipc {ipc}")
+        picks.append(torch.stack(order[:ipc]))
+    return picks
+
+
+def attribute_balanced_pool(idx: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """``idx`` (one class's image indices) with each attribute value's images repeated (cyclically)
+    up to the count of the most frequent value: a uniform draw from it sees every value equally often."""
+    pools = [idx[attributes[idx] == a] for a in attributes[idx].unique()]
+    n = max(map(len, pools))
+    return torch.cat([p.repeat(-(-n // len(p)))[:n] for p in pools])
 
 
 @register_distiller("ed-debias")
 class DebiasedEnergyMatching(EnergyMatching):
     """ED + lambda_t * (label critic + attribute_weight * attribute term): the de-biasing critic, eq. 4.
 
-    Eq. 4 adds + log p(a | s; g_phi2), i.e. maximises the attribute cross-entropy, which is
+    Eq. 4 adds + log p(a | s; g_phi2) per image, i.e. maximises the attribute cross-entropy, which is
     unbounded (it rewards driving p(a | s) to 0, i.e. confidently predicting the *other*
-    attribute, a new bias). Bounded forms, ``attribute_loss``:
-    - ``uniform`` (default): cross-entropy to the uniform distribution minus log A =
-      KL(U || p(. | s)) >= 0, zero exactly when the attribute prediction is uniform (does not use a).
-      Its gradient in the logits, p - 1/A, stays large while the critic is confident.
-    - ``hinge``: relu(log p(a | s) + log A) -- eq. 4's term, cut off once the image's own
-      attribute is predicted no more than chance 1/A (value 0 there; it never pushes below). Its
-      logit gradient, 1 - p(a | s), vanishes exactly where the critic is sure of the attribute, which
-      is where distillation starts (images initialised from real ones).
+    attribute, a new bias). ``attribute_loss`` (A = number of attribute values):
+    - ``uniform`` (per image): KL(U || p(. | s)) >= 0, zero exactly when the image's attribute
+      prediction is uniform (does not use a). Its logit gradient, p - 1/A, stays large while the
+      critic is confident.
+    - ``hinge`` (per image): relu(log p(a | s) + log A) -- eq. 4's term, cut off once the image's own
+      attribute is predicted no more than chance 1/A. Its logit gradient, 1 - p(a | s), vanishes
+      where the critic is sure of the attribute, which is where distillation starts.
+    - ``set`` (the harness's choice, not the paper's): per class c, KL(U || mean_{s in S_c} p(. | s)),
+      zero when the class's images *together* carry every attribute value equally. The per-image
+      forms are minimised by attribute-ambiguous images (e.g. a digit half red, half green), which
+      no real image is; the set form is also minimised by real-looking images of each attribute
+      value in equal numbers, the de-biased set a model should train on.
+    ``attribute_init``: ``real`` starts S_c from random real images of c (as ``ed``); ``balanced``
+    (harness's choice) from real images of c with each attribute value in equal numbers.
+    ``real_sampling``: ``natural`` draws each iteration's real batch of c from c's images (the paper:
+    ED matches S_c to the biased T_c, whose majority attribute then pulls every image of S_c);
+    ``balanced`` (harness's choice) from :func:`attribute_balanced_pool`, so ED matches S_c to T_c
+    with the attribute made independent of the label, the distribution the de-biased set stands for.
     The attribute a of a synthetic image is that of the real image it was initialised from
     (``ImageData.attributes``; fixed during distillation). g_phi2 is a classifier of the attribute
     pretrained on the dataset's attribute view ``<dataset>-attr`` (``harness.data.attributes``),
@@ -55,39 +98,68 @@ class DebiasedEnergyMatching(EnergyMatching):
 
         cfg = self.config
         check_choice("attribute_loss", cfg.attribute_loss, ATTRIBUTE_LOSSES)
+        check_choice("attribute_init", cfg.attribute_init, ATTRIBUTE_INITS)
+        check_choice("real_sampling", cfg.real_sampling, REAL_SAMPLINGS)
         if data.attributes is None:
             raise HarnessError(f"{self.name} needs per-image spurious attributes, and {data.info.name} has none: "
                                f"use a dataset with an attribute (e.g. colored-mnist-spurious, celeba-blond)")
         view = attribute_view(data.info.name)
         super().prepare(data, ipc, run)
         self.attribute_critic = load_critic(view, data, cfg.critic_arch, cfg.critic_seed, run)
-        self.syn_attributes = data.attributes[torch.cat(init_picks(data, ipc, run.seed, self.classes))].to(run.device)
+        if cfg.attribute_init == "balanced":
+            picks = torch.cat(balanced_picks(data, ipc, run.seed, self.classes))
+            self.images = data.normalised(picks, run.device).requires_grad_(True)
+            self.optimizer = torch.optim.SGD([self.images], lr=cfg.lr_images, momentum=cfg.momentum)
+        else:
+            picks = torch.cat(init_picks(data, ipc, run.seed, self.classes))
+        self.syn_attributes = data.attributes[picks].to(run.device)
+        if cfg.real_sampling == "balanced":  # the pools sample_real draws each class's real batch from
+            self.by_class = [attribute_balanced_pool(idx, data.attributes) for idx in self.by_class]
+        self.init_index = picks
 
     def attribute_terms(self, syn_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per image: the bounded attribute term (class docstring), log p(a | s) of its own
-        attribute, and the attribute critic's log-probabilities ``[N, A]``."""
+        """The bounded attribute term (class docstring; per image ``[N]``, or per class ``[C]`` for
+        ``set``), log p(a | s) of each image's own attribute, and the critic's log-probabilities ``[N, A]``."""
         log_p = F.log_softmax(self.attribute_critic(syn_images), dim=1)
         log_a = torch.log(torch.tensor(float(log_p.shape[1]), device=log_p.device))
         own = log_p.gather(1, self.syn_attributes.unsqueeze(1)).squeeze(1)
+        if self.config.attribute_loss == "set":
+            log_mean = torch.logsumexp(log_p.view(-1, self.ipc, log_p.shape[1]), dim=1) - torch.log(
+                torch.tensor(float(self.ipc), device=log_p.device))  # log mean_{s in S_c} p(. | s)  [C, A]
+            return -log_mean.mean(1) - log_a, own, log_p
         per_image = F.relu(own + log_a) if self.config.attribute_loss == "hinge" else -log_p.mean(1) - log_a
         return per_image, own, log_p
 
     def attribute_loss(self, syn_images: torch.Tensor) -> torch.Tensor:
-        """sum_c mean_{s in S_c} of the bounded attribute term."""
-        return self.attribute_terms(syn_images)[0].sum() / self.ipc
+        """sum_c of the set term, or sum_c mean_{s in S_c} of a per-image term."""
+        terms = self.attribute_terms(syn_images)[0]
+        return terms.sum() if self.config.attribute_loss == "set" else terms.sum() / self.ipc
 
     def extra_meta(self) -> dict:
-        """Whether the attribute critic still recognises the final (unaugmented) synthetic images'
-        attribute: the mean attribute term, the mean p(a | s), and the share of images whose
-        predicted attribute is a; measured on the synthetic set alone, no test data."""
+        """On the final (unaugmented) synthetic images, no test data: whether the attribute critic
+        still recognises each image's attribute (mean term, mean p(a | s), share predicted a, and per
+        class the mean predicted attribute distribution), and the colour drift: mean pixel value per
+        channel ([0, 1]) of the final images and of their real initial images, per (class, attribute)."""
         with torch.no_grad():
-            per_image, own, log_p = self.attribute_terms(self.images)
-            predicted = log_p.argmax(1)
+            terms, own, log_p = self.attribute_terms(self.images)
+            final = denormalise(self.images, self.data.info).mean((2, 3))
+            start = self.data.images[self.init_index].float().mean((2, 3)).to(final.device) / 255
+        drift = {}
+        labels, attrs = self.labels.tolist(), self.syn_attributes.tolist()
+        for key in sorted(set(zip(labels, attrs))):
+            rows = [i for i, k in enumerate(zip(labels, attrs)) if k == key]
+            drift[f"label={key[0]},attr={key[1]}"] = {
+                "images": len(rows), "final": [round(v, 4) for v in final[rows].mean(0).tolist()],
+                "initial": [round(v, 4) for v in start[rows].mean(0).tolist()]}
+        mean_p = log_p.exp().view(-1, self.ipc, log_p.shape[1]).mean(1)
         return {**super().extra_meta(),
-                "attribute_critic_on_final": {"mean_attribute_term": per_image.mean().item(),
+                "attribute_critic_on_final": {"mean_attribute_term": terms.mean().item(),
                                               "mean_p_own_attribute": own.exp().mean().item(),
                                               "share_predicted_own_attribute":
-                                                  (predicted == self.syn_attributes).float().mean().item()}}
+                                                  (log_p.argmax(1) == self.syn_attributes).float().mean().item(),
+                                              "mean_p_attribute_per_class": [[round(v, 4) for v in row]
+                                                                             for row in mean_p.tolist()]},
+                "channel_means": drift}
 
     def regulariser(self, batch: MatchBatch) -> torch.Tensor | float:
         label = self.label_critic_loss(batch) if self.critic is not None else 0.0

@@ -187,3 +187,142 @@ def test_debias_refuses_a_setting_no_method_has(output_dir):
 def test_only_group_data_has_a_validation_split():
     with pytest.raises(HarnessError, match="mnist-tiny has no split 'val': use one of train, test"):
         load_dataset("mnist-tiny", "val")
+
+
+def test_stand_in_strength_sweep_changes_only_the_training_correlation():
+    from harness.data.spurious import NAME, SWEEP
+
+    default_val, default_test = load_dataset(NAME, "val"), load_dataset(NAME, "test")
+    for rate in SWEEP:
+        name = f"{NAME}-{round(100 * rate)}"
+        train = load_dataset(name, "train")
+        groups = torch.bincount(2 * train.labels + train.attributes, minlength=4)
+        for c in (0, 1):
+            agree = (train.attributes[train.labels == c] == c).float().mean().item()
+            assert agree == pytest.approx(rate, abs=1e-3)
+        assert (groups[1] + groups[2]).item() / len(train) == pytest.approx(1 - rate, abs=1e-3)  # minority share
+        assert f"{rate:.0%}" in train.info.source and "STAND-IN" in train.info.source
+        for split, default in (("val", default_val), ("test", default_test)):  # the same images and colours
+            other = load_dataset(name, split)
+            assert torch.equal(other.images, default.images) and torch.equal(other.attributes, default.attributes)
+        assert torch.equal(load_dataset(attribute_view(name), "train").labels, train.attributes)
+
+
+class ColourReader(torch.nn.Module):
+    """An attribute critic that reads the colour: logit of red/green = +-50 x (red ink - green ink)."""
+
+    def forward(self, x):
+        d = 50 * (x[:, 0] - x[:, 1]).mean((1, 2))
+        return torch.stack([d, -d], 1)
+
+
+def attribute_setup(form: str, images: torch.Tensor, attributes: torch.Tensor, ipc: int):
+    from distillers._base import create_distiller
+
+    d = create_distiller("ed-debias", {"attribute_loss": form})
+    d.attribute_critic, d.syn_attributes, d.ipc = ColourReader(), attributes, ipc
+    return d
+
+
+def test_set_attribute_term_accepts_pure_colours_in_balance_and_per_image_terms_do_not():
+    from distillers.ed_debias import balanced_picks
+
+    data = load_dataset("colored-mnist-spurious-tiny", "train")
+    picks = torch.cat(balanced_picks(data, 6, 0, [0, 1]))
+    pure = (data.images[picks].float() / 255).requires_grad_(True)
+    attrs = data.attributes[picks]
+    ambiguous = pure.detach().clone()
+    ambiguous[:, :2] = pure.detach()[:, :2].mean(1, keepdim=True)  # the ink split between red and green
+    biased = pure.detach().clone()
+    biased[:, 0], biased[:, 1] = pure.detach()[:, :2].sum(1), 0  # every image red
+    set_term, uniform = attribute_setup("set", pure, attrs, 6), attribute_setup("uniform", pure, attrs, 6)
+
+    # balanced pure-coloured images: the set term is ~0 and does not move them; the per-image term is
+    # large and pushes each image towards an ambiguous colour
+    assert set_term.attribute_loss(pure).item() < 1e-3
+    assert uniform.attribute_loss(pure).item() > 1.0
+    set_grad = torch.autograd.grad(set_term.attribute_loss(pure), pure)[0]
+    uniform_grad = torch.autograd.grad(uniform.attribute_loss(pure), pure)[0]
+    assert set_grad.abs().max().item() < 1e-3 * uniform_grad.abs().max().item()
+    # ambiguous images satisfy both; a one-colour class violates both
+    assert set_term.attribute_loss(ambiguous).item() < 1e-3 and uniform.attribute_loss(ambiguous).item() < 1e-3
+    assert set_term.attribute_loss(biased).item() > 1.0
+    # per class: one value per class, KL(U || mean p), here from the class's images alone
+    per_class = set_term.attribute_terms(torch.cat([pure.detach()[:6], biased[6:]]))[0]
+    assert per_class.shape == (2,) and per_class[0].item() < 1e-3 < 1.0 < per_class[1].item()
+
+
+def test_balanced_init_and_the_colour_drift_in_the_manifest():
+    from distillers._base import RunContext, create_distiller
+    from distillers.ed_debias import balanced_picks
+
+    data = load_dataset("colored-mnist-spurious-tiny", "train")
+    picks = balanced_picks(data, 4, 0, [0, 1])
+    assert torch.equal(torch.cat(picks), torch.cat(balanced_picks(data, 4, 0, [0, 1])))  # seeded
+    assert not torch.equal(torch.cat(picks), torch.cat(balanced_picks(data, 4, 1, [0, 1])))
+    for c, p in enumerate(picks):
+        assert (data.labels[p] == c).all() and torch.bincount(data.attributes[p], minlength=2).tolist() == [2, 2]
+    assert torch.bincount(data.attributes[balanced_picks(data, 5, 0, [1])[0]], minlength=2).tolist() == [3, 2]
+
+    d = create_distiller("ed-debias", {"iterations": 1, "real_batch": 4, "attribute_init": "balanced",
+                                       "attribute_loss": "set", "real_sampling": "balanced"})
+    synset = d.distil(data, 4, RunContext(progress=False, log=lambda s: None))
+    assert torch.equal(d.syn_attributes, data.attributes[torch.cat(picks)])
+    for pool in d.by_class:  # the real batches are drawn from attribute-balanced pools
+        counts = torch.bincount(data.attributes[pool], minlength=2)
+        assert counts[0] == counts[1]
+    drift = synset.meta["channel_means"]
+    assert set(drift) == {f"label={a},attr={b}" for a in (0, 1) for b in (0, 1)}
+    for c, p in enumerate(picks):
+        for a in (0, 1):
+            group = drift[f"label={c},attr={a}"]
+            real = data.images[p[data.attributes[p] == a]].float().mean((0, 2, 3)) / 255
+            assert group["images"] == 2 and group["initial"] == pytest.approx(real.tolist(), abs=1e-4)
+            assert group["final"][a] > 0.05 and group["final"][1 - a] < 0.05  # one step keeps the colour
+    assert synset.meta["config"]["attribute_loss"] == "set" and synset.meta["config"]["attribute_init"] == "balanced"
+    assert len(synset.meta["attribute_critic_on_final"]["mean_p_attribute_per_class"]) == 2
+
+
+def test_debias_report_gives_median_iqr_and_each_seed(output_dir):
+    from harness.records import RecordStore, load_records, records_path
+    from tasks.debias.report import debias_frame, debias_summary, section
+
+    s = RecordStore(records_path("debias"))
+    for seed, worst in enumerate([40.0, 0.0, 30.0, 10.0, 20.0]):
+        s.append({"task": "debias", "method": "ed+label+attr", "distiller": "ed-debias", "dataset": "d", "ipc": 10,
+                  "seed": seed, "arch": "convnet", "protocol_fingerprint": "fp"},
+                 {"accuracy": 60.0 + seed, "worst_group_accuracy": worst}, {})
+    summary = debias_summary(debias_frame(load_records())).set_index("measure")
+    assert summary.loc["worst group", ["median", "q1", "q3"]].tolist() == [20.0, 10.0, 30.0]
+    assert summary.loc["average", "median"] == 62.0
+    tables = [b for b in section(load_records()).blocks if hasattr(b, "rows")]
+    assert tables[0].header[1:] == ["average", "average: median [IQR]", "worst group", "worst group: median [IQR]"]
+    assert tables[0].rows[0][4] == "20.00 [10.00, 30.00]"
+    assert tables[1].header[1:] == [f"seed {k}" for k in range(5)]
+    assert tables[1].rows[0][1:] == ["40.00 (60.00)", "0.00 (61.00)", "30.00 (62.00)", "10.00 (63.00)", "20.00 (64.00)"]
+
+
+def test_set_attribute_loss_is_a_choice():
+    from distillers._base import RunContext, create_distiller
+
+    data = load_dataset("colored-mnist-spurious-tiny", "train")
+    for key, value in (("attribute_loss", "sett"), ("attribute_init", "balance"), ("real_sampling", "balance")):
+        with pytest.raises(HarnessError, match=f"unknown {key}"):
+            create_distiller("ed-debias", {"iterations": 1, key: value}).distil(data, 2, RunContext(progress=False))
+
+
+def test_balanced_real_sampling_draws_both_attribute_values_equally():
+    from distillers._matching import sample_real
+    from distillers.ed_debias import attribute_balanced_pool
+
+    data = load_dataset("colored-mnist-spurious-tiny", "train")
+    by_class = data.indices_by_class()
+    pools = [attribute_balanced_pool(idx, data.attributes) for idx in by_class]
+    for idx, pool in zip(by_class, pools):
+        counts = torch.bincount(data.attributes[idx], minlength=2)
+        assert torch.bincount(data.attributes[pool], minlength=2).tolist() == [counts.max().item()] * 2
+        assert set(pool.tolist()) == set(idx.tolist())  # every image of the class, the rarer value repeated
+    drawn = torch.cat([sample_real(data, pools, [0, 1], 64, 0, it)[0] for it in range(20)])
+    natural = torch.cat([sample_real(data, by_class, [0, 1], 64, 0, it)[0] for it in range(20)])
+    minority = lambda index: (data.attributes[index] != data.labels[index]).float().mean().item()  # noqa: E731
+    assert minority(natural) < 0.1 and minority(drawn) == pytest.approx(0.5, abs=0.05)

@@ -6,7 +6,8 @@ internet. Label: digit 0-4 -> 0, 5-9 -> 1. Spurious attribute: the digit's colou
 
 * train: 10,000 MNIST training images (a seeded choice, like the paper's 10,000-image CelebA
   subset); in each label, exactly 95% (rounded) carry the label's colour (red for 0-4, green for
-  5-9), the rest the other colour: colour predicts the label 95% of the time.
+  5-9), the rest the other colour: colour predicts the label 95% of the time. The minority groups
+  (red 5-9, green 0-4) hold 5% of the training images (CelebA's smallest group, blond men: 0.85%).
 * val: 2,000 further MNIST training images (disjoint from train), coloured like test: the split
   on which to choose settings, since worst-group test accuracy must never be selected on.
 * test: the 10,000 MNIST test images; in each label exactly half (rounded down) take the other
@@ -14,7 +15,10 @@ internet. Label: digit 0-4 -> 0, 5-9 -> 1. Spurious attribute: the digit's colou
 
 The blue channel is always empty; its std is set to 1 so it stays 0 after normalisation.
 ``colored-mnist-spurious-tiny`` keeps 400 images of each split in the same group proportions,
-for smoke runs and tests.
+for smoke runs and tests. ``colored-mnist-spurious-90`` and ``-99`` are the same construction with
+90% / 99% agreement in train (val and test unchanged: the same images, colour independent of the
+label), to sweep the strength of the spurious correlation; they share the default's
+normalisation (measured at 95%; the channel means depend on the label balance, not the rate).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ NAME = "colored-mnist-spurious"
 TRAIN_SIZE = 10_000
 VAL_SIZE = 2_000
 AGREEMENT = 0.95  # fraction of each label's training images whose colour agrees with the label
+SWEEP = (0.90, 0.99)  # further agreement rates, registered as f"{NAME}-{round(100 * rate)}"
 SEED = 0
 COLOURS = ("red", "green")
 COLOUR = Attribute("colour", COLOURS)
@@ -62,18 +67,33 @@ def colourise(gray: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
     return out
 
 
-@register_attributed_dataset(INFO, COLOUR)
-def read_colored_mnist(split: str):
-    mnist = load_dataset("mnist", "test" if split == "test" else "train")
-    gen = torch.Generator().manual_seed(SEED)
-    if split != "test":  # train and val: disjoint parts of one seeded permutation of MNIST's training split
-        order = torch.randperm(len(mnist), generator=gen)
-        part = order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:TRAIN_SIZE + VAL_SIZE]
-        mnist = mnist.subset(torch.sort(part).values)
-    labels = (mnist.labels >= 5).long()
-    flip = minority_mask(labels, 1 - AGREEMENT if split == "train" else 0.5, gen)
-    colour = torch.where(flip, 1 - labels, labels)
-    return colourise(mnist.images, colour), labels, colour
+def stand_in_reader(agreement: float):
+    """``read(split)`` of the stand-in with ``agreement`` in train (val and test do not depend on it)."""
+
+    def read(split: str):
+        mnist = load_dataset("mnist", "test" if split == "test" else "train")
+        gen = torch.Generator().manual_seed(SEED)
+        if split != "test":  # train and val: disjoint parts of one seeded permutation of MNIST's training split
+            order = torch.randperm(len(mnist), generator=gen)
+            part = order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:TRAIN_SIZE + VAL_SIZE]
+            mnist = mnist.subset(torch.sort(part).values)
+        labels = (mnist.labels >= 5).long()
+        flip = minority_mask(labels, 1 - agreement if split == "train" else 0.5, gen)
+        colour = torch.where(flip, 1 - labels, labels)
+        return colourise(mnist.images, colour), labels, colour
+
+    return read
+
+
+def stand_in_info(agreement: float) -> DatasetInfo:
+    """The default's info, renamed ``<NAME>-<percent>`` for another agreement rate."""
+    source = INFO.source.replace(f"{AGREEMENT:.0%}", f"{agreement:.0%}")
+    return replace(INFO, name=f"{NAME}-{round(100 * agreement)}", source=source)
+
+
+read_colored_mnist = register_attributed_dataset(INFO, COLOUR)(stand_in_reader(AGREEMENT))
+for _rate in SWEEP:
+    register_attributed_dataset(stand_in_info(_rate), COLOUR)(stand_in_reader(_rate))
 
 
 @register_attributed_dataset(replace(INFO, name=f"{NAME}-tiny", source=f"{TINY_SIZE} images per split of {NAME}: "

@@ -27,10 +27,11 @@ from reports.blocks import (
     slug,
     wide_table,
 )
-from reports.collate import summarise_seeds, task_frame
+from reports.collate import seed_means, summarise_seeds, task_frame
 from reports.figures import ACCURACY, error_bars, legend_png
 
 DEBIAS_KEYS = ["protocol_fingerprint", "dataset", "split", "ipc", "arch", "method"]
+MEASURES = (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy"))
 
 
 def settings_labels(names: pd.Series, configs: pd.Series) -> pd.Series:
@@ -58,10 +59,27 @@ def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def debias_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Long form per (fingerprint, dataset, split, ipc, arch, method, measure): measure is "average", "worst group"."""
-    rows = [row for measure, col in (("average", "metric.accuracy"), ("worst group", "metric.worst_group_accuracy"))
-            for row in summarise_seeds(df, DEBIAS_KEYS, col, measure=measure)]
-    return pd.DataFrame(rows).sort_values([*DEBIAS_KEYS, "measure"], ignore_index=True)
+    """Long form per (fingerprint, dataset, split, ipc, arch, method, measure): measure is "average",
+    "worst group"; mean, std, t-interval, and the median with the quartiles (``q1``, ``q3``) over seeds."""
+    frames = []
+    for measure, col in MEASURES:
+        quartiles = seed_means(df, DEBIAS_KEYS, col).groupby(level=list(range(len(DEBIAS_KEYS))), dropna=False).agg(
+            median="median", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75)).reset_index()
+        rows = pd.DataFrame(summarise_seeds(df, DEBIAS_KEYS, col, measure=measure))
+        frames.append(rows.merge(quartiles, on=DEBIAS_KEYS, how="left"))
+    return pd.concat(frames).sort_values([*DEBIAS_KEYS, "measure"], ignore_index=True)
+
+
+def fmt_median(r) -> str:
+    """``median [q1, q3]`` over seeds (quartiles by linear interpolation)."""
+    return f"{r['median']:.2f} [{r['q1']:.2f}, {r['q3']:.2f}]"
+
+
+def debias_per_seed(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (table keys, method, seed): worst-group and average accuracy of that seed."""
+    worst = seed_means(df, DEBIAS_KEYS, "metric.worst_group_accuracy").rename("worst")
+    average = seed_means(df, DEBIAS_KEYS, "metric.accuracy").rename("average")
+    return pd.concat([worst, average], axis=1).reset_index()
 
 
 def debias_groups(df: pd.DataFrame) -> pd.DataFrame:
@@ -98,10 +116,11 @@ def section(records: pd.DataFrame) -> Section | None:
     df = debias_frame(records)
     if df.empty:
         return None
-    summary, groups = debias_summary(df), debias_groups(df)
+    summary, groups, per_seed = debias_summary(df), debias_groups(df), debias_per_seed(df)
     s = comparison_section("debias", "De-biased condensation",
                            "Average accuracy (every image of the split once) and worst-group accuracy over (label, "
-                           "attribute) groups, in %, mean " + PM + " std [95% interval] over seeds; then per group. "
+                           "attribute) groups, in %, mean " + PM + " std [95% interval] over seeds and the median [interquartile "
+                           "range]; then each seed (a distilled set and its model), then per group. "
                            "Validation-split tables are the runs that chose settings; test tables are the results.",
                            summary, records)
     for dataset, g in df.groupby("dataset"):
@@ -114,7 +133,12 @@ def section(records: pd.DataFrame) -> Section | None:
                                debias_bars(part, f"{dataset} ({split}), IPC {ipc}, {arch}"),
                                slug("debias", fp, dataset, split, ipc, arch)))
         s.blocks.append(wide_table(f"Average and worst-group accuracy (%): {where}", part, "method",
-                                   [("", "mean", fmt_interval)], lambda r: r["measure"], "method"))
+                                   [("", "mean", fmt_interval), (": median [IQR]", None, fmt_median)],
+                                   lambda r: r["measure"], "method"))
+        seeds = per_seed.merge(part[table_keys].drop_duplicates())
+        s.blocks.append(wide_table(f"Worst-group accuracy (average in brackets) per seed (%): {where}", seeds,
+                                   "method", [("", None, lambda r: f"{r['worst']:.2f} ({r['average']:.2f})")],
+                                   lambda r: f"seed {r['seed']}", "method"))
         if not groups.empty:
             g = groups.merge(part[table_keys].drop_duplicates())  # this table's rows only
             if not g.empty:
