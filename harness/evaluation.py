@@ -18,6 +18,7 @@ from harness.multiseed import seed_groups, train_and_test_seeds
 from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore
+from harness.speed import compiles
 from harness.synset import SyntheticSet, decoded_per_class
 
 
@@ -54,6 +55,7 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
     long_tailed = synset.info.imbalance > 1  # many/medium/few-shot groups by training class size
     train_counts = load_dataset(synset.info.name, "train", imbalance=synset.info.imbalance).class_counts() \
         if long_tailed else None
+    compiled = compiles(-(-len(synset.images) // protocol.batch_size) * protocol.epochs)  # same maths either way
     todo = [(a, s) for a in archs for s in seeds if not store.has({**base, **arch_cell(a, test.info), "seed": s})]
     bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="model-epoch",
                disable=not progress or not todo)
@@ -70,7 +72,8 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
                     extra.update(groups)
                     metrics = {**metrics, **shot_metrics}
                 store.append({**base, **arch_cell(arch, test.info), "seed": seed}, metrics, protocol.as_dict(),
-                             {**m.as_dict(), "device": str(device), "seeds_trained_together": len(group)}, extra)
+                             {**m.as_dict(), "device": str(device), "seeds_trained_together": len(group),
+                              "compiled": compiled}, extra)
     bar.close()
     wanted = {(a, s) for a in archs for s in seeds}
     return [r for r in store.load() if all(r.get(k) == v for k, v in base.items())

@@ -15,6 +15,7 @@ from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.models import build_model
 from harness.protocol import EvalProtocol
+from harness.speed import training_forward
 
 
 def init_model(arch: str, info, seed: int, device) -> nn.Module:
@@ -49,13 +50,14 @@ def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, p
     steps = -(-n // protocol.batch_size)
     opt, sched = make_optimizer(model, protocol, steps)
     model.train()
+    forward = training_forward(model, steps * protocol.epochs)
     for _ in range(protocol.epochs):
         order = torch.randperm(n, generator=gen).to(device)
         for batch in order.split(protocol.batch_size):
             x = images[batch]
             if protocol.augmentation is not None:
                 x = protocol.augmentation.apply(x, gen)
-            loss = soft_cross_entropy(model(x), targets[batch])
+            loss = soft_cross_entropy(forward(x), targets[batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,0 +1,39 @@
+"""Compiled evaluation training (harness.speed) gives the eager path's model within float tolerance."""
+
+import pytest
+import torch
+
+from harness.data import DatasetInfo
+from harness.errors import HarnessError
+from harness.protocol import EvalProtocol
+from harness.speed import COMPILE_MIN_STEPS, compiles
+from harness.train import init_model, train_model
+
+INFO = DatasetInfo("synthetic-12x12", 3, 1, 12, (0.0,), (1.0,), ("a", "b", "c"), mirror_invariant=False)
+
+
+def test_auto_compiles_long_trainings_only(monkeypatch):
+    monkeypatch.setenv("DD_COMPILE", "auto")
+    assert not compiles(COMPILE_MIN_STEPS - 1) and compiles(COMPILE_MIN_STEPS)
+    monkeypatch.setenv("DD_COMPILE", "off")
+    assert not compiles(10**6)
+    monkeypatch.setenv("DD_COMPILE", "on")
+    assert compiles(1)
+    monkeypatch.setenv("DD_COMPILE", "fast")
+    with pytest.raises(HarnessError, match="DD_COMPILE='fast'.*auto, on, off"):
+        compiles(1)
+
+
+def test_compiled_training_matches_eager(monkeypatch):
+    """Two batch sizes (a full batch and a remainder) through DSA, compiled and eager."""
+    gen = torch.Generator().manual_seed(0)
+    images, labels = torch.randn(12, 1, 12, 12, generator=gen), torch.arange(3).repeat(4)
+    protocol = EvalProtocol(name="t", epochs=3, batch_size=8)
+    trained = {}
+    for mode in ("off", "on"):
+        monkeypatch.setenv("DD_COMPILE", mode)
+        trained[mode] = train_model(init_model("convnet", INFO, 0, "cpu"), images, labels, protocol, seed=0)
+    for (name, eager), compiled in zip(trained["off"].named_parameters(), trained["on"].parameters()):
+        assert torch.allclose(eager, compiled, atol=1e-4, rtol=1e-3), name
+    first = init_model("convnet", INFO, 0, "cpu")
+    assert not torch.allclose(first.classifier.weight, trained["on"].classifier.weight)  # it did train
