@@ -226,3 +226,17 @@ def test_revisions_of_an_architecture_are_never_pooled():
     add_accuracy("evaluate", "dm", {0: 50.0}, arch="vgg11", arch_fingerprint="cccccccccccc")
     s = C.accuracy_summary(load_records()).set_index("arch")["mean"]
     assert s.to_dict() == {"convnet [aaaaaaaaaaaa]": 61.0, "convnet [bbbbbbbbbbbb]": 71.0, "vgg11": 50.0}
+
+
+def test_provenance_names_the_pretraining_recipe_beside_each_distiller(output_dir):
+    """The recipe that made a set's pretrained networks is read from its manifest (issue 19)."""
+    from distillers import distil
+    from harness.synset import sha256_file
+
+    path = distil("herding", "mnist-tiny", 2, progress=False, log=lambda s: None)
+    add_accuracy("evaluate", "herding", {0: 70.0, 1: 71.0}, sha=sha256_file(path))
+    table = next(b for b in sections_by_anchor(output_dir)["provenance"].blocks
+                 if getattr(b, "caption", "").startswith("Pretrained components"))
+    row = dict(zip(table.header, table.rows[0]))
+    assert (row["distiller"], row["component"], row["recipe"], row["classes seen"]) == (
+        "herding", "extractor / embedding", "cpu-2epoch", "all")
