@@ -207,7 +207,6 @@ class NCFM(IterativeDistiller):
             self.teacher = pretrained_model(data.info.name, cfg.arch, self.recipe.seed, run.device, recipe=self.recipe,
                                             imbalance=data.info.imbalance, log=run.log)
 
-    @staticmethod
     def uses_pretrained(self) -> bool:
         cfg = self.config
         return cfg.extractor == "hybrid" or cfg.soft_labels or cfg.calibration > 0
