@@ -69,3 +69,10 @@ def test_selection_baselines_record_the_recipe_of_their_embedding():
     synset = create_distiller("herding", {"pretrain": "cpu-2epoch"}).distil(
         load_dataset("mnist-tiny", "train"), 2, RunContext(progress=False))
     assert synset.meta["pretraining"]["recipe"]["name"] == "cpu-2epoch"
+
+
+def test_a_class_subset_is_its_own_cache_entry_and_whole_data_keys_stay():
+    whole, subset = get_recipe("cpu-2epoch"), get_recipe("cpu-2epoch", classes=(4, 0, 4))
+    assert subset.classes == (0, 4) and subset.cache_key() == whole.cache_key() + "-c0.4"
+    assert subset.fingerprint() != whole.fingerprint() and "classes" not in whole.cache_key()
+    assert pretrained_dir("mnist-tiny", "convnet", 0, subset) != pretrained_dir("mnist-tiny", "convnet", 0, whole)
