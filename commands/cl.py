@@ -2,9 +2,11 @@
 (paper sec. 6.6).
 
 Avalanche's GDumb re-initialises the model before each experience and trains it only on the
-memory (``--memory`` images per seen class), then tests it on every class seen so far. Memories:
-Avalanche's class-balanced random buffer (``gdumb``), ``herding`` and each ``--distillers`` set,
-made from the arriving classes' images only. Default: offline Split-Fashion-MNIST; the paper
+memory (``--memory`` stored images per seen class for every method; a multi-formation set decodes
+rho^2 per stored image and brings its equal-budget controls random-packed and random-decoded),
+then tests it on every class seen so far. Memories: Avalanche's class-balanced random buffer
+(``gdumb``), ``herding`` and each ``--distillers`` set, made from the arriving classes' images
+only, with pretrained networks trained on the classes seen so far. Default: offline Split-Fashion-MNIST; the paper
 setting is ``--dataset cifar100`` (with ``--steps 5`` or ``--steps 10``; CIFAR-100 under
 ``$DD_DATA``). Rerunning skips finished cells.
 """

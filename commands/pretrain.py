@@ -1,8 +1,10 @@
-"""``python -m harness.pretrain --dataset mnist --arch convnet --count 5``: fill the pretrained-model cache.
+"""``python -m harness.pretrain --dataset mnist --preset cpu-2epoch``: fill the pretrained-model cache.
 
-Trains each model on the real training split under the pretraining recipe and keeps its initial
-and final weights, exactly where the distillers (NCFM/CSDM's hybrid extractor, the classifier
-critics, the selection baselines) look for them; a model already cached is reused.
+Trains the networks of a named pretraining recipe (``--preset``) on the real training split and
+keeps their initial and final weights, exactly where a distiller whose config names that recipe
+(``pretrain=NAME`` for NCFM/CSDM's hybrid extractor and the selection baselines' embedding,
+``critic_pretrain=NAME`` for the ED/MMD/de-biasing critics) looks for them; a network already cached
+is reused.
 """
 
 from __future__ import annotations
@@ -10,29 +12,49 @@ from __future__ import annotations
 from commands import _common as cli
 from harness.data import DEFAULT_DATASET
 
-WRITES = ("writes: <output>/cache/pretrained/<dataset>/<arch>/<recipe fingerprint>/seed<k>/ "
-          "(init.safetensors, final.safetensors, manifest.json)")
+WRITES = ("writes: <output>/cache/pretrained/<dataset>/<arch>/<recipe cache key>/seed<k>/ "
+          "(init.safetensors, final.safetensors, manifest.json naming the recipe, its fingerprint and the "
+          "classes the network saw)")
+
+
+def class_ids(text: str) -> tuple[int, ...]:
+    """``0,1,2`` -> (0, 1, 2), each a whole number >= 0."""
+    return tuple(cli.whole_number(0)(v.strip()) for v in text.split(",") if v.strip())
 
 
 def main(argv=None) -> None:
     from harness.models import MODELS
-    from harness.pretrained import DEFAULT_RECIPE, get_pretrained, pretrained_dir
+    from harness.pretrained import DEFAULT_PRESET, PRESETS, get_recipe, pretrain_recipe
 
     parser = cli.Parser(prog="python -m harness.pretrain", description=__doc__, epilog=WRITES)
     cli.add_dataset(parser, DEFAULT_DATASET)
     parser.add_argument("--arch", default="convnet", help=f"one of: {', '.join(MODELS.names())}")
-    parser.add_argument("--count", type=cli.POSITIVE, default=1, help="number of models (seeds 0..K-1)")
-    parser.add_argument("--epochs", type=cli.POSITIVE, default=DEFAULT_RECIPE.epochs, help="training epochs per model")
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help=f"the pretraining recipe, one of: {', '.join(PRESETS)} (default {DEFAULT_PRESET}: "
+                             f"what every distiller loads unless its config names another)")
+    parser.add_argument("--count", type=cli.POSITIVE, default=None,
+                        help="number of networks (seeds 0..K-1); default: the preset's (a distiller's 'pretrained')")
+    parser.add_argument("--images", type=cli.whole_number(0), default=None,
+                        help="train each network on this many seeded random training images (a distiller's "
+                             "'pretrain_images'; default: the preset's, all images)")
+    parser.add_argument("--classes", type=class_ids, default=(),
+                        help="train on these class ids only, e.g. 0,1 (a distiller's 'pretrain_classes', as "
+                             "continual learning sets it; default: every class)")
+    parser.add_argument("--epochs", type=cli.POSITIVE, default=None,
+                        help="override the preset's epochs: a recipe of its own, cached under its own key, "
+                             "which no distiller loads (for measuring a longer recipe)")
     cli.add_run_flags(parser, progress=False)
     args = parser.parse_args(argv)
     MODELS.get(args.arch)
+    get_recipe(args.preset)  # an unknown name stops here, with did-you-mean
     imbalance = cli.imbalance_from_args(args)
     cli.use_output(args.output)
-    recipe = DEFAULT_RECIPE.with_overrides(epochs=args.epochs)
     device = cli.resolve_device(args.device)
-    for seed in range(args.count):
-        get_pretrained(args.dataset, args.arch, seed, recipe, device, imbalance)
-        print(pretrained_dir(args.dataset, args.arch, seed, recipe, imbalance))
+    recipe = get_recipe(args.preset, args.count or 0, -1 if args.images is None else args.images, args.classes)
+    if args.epochs is not None:
+        recipe = recipe.with_overrides(name=f"{recipe.name}-{args.epochs}epochs", epochs=args.epochs)
+    for folder in pretrain_recipe(args.dataset, recipe, args.arch, device, imbalance):
+        print(folder)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,22 @@ class Distiller(ABC):
         return [f"class '{data.info.class_names[c]}' has {n} real images < ipc {ipc}: initialised by "
                 f"repeating and augmenting them" for c, n in short]
 
+    def uses_pretrained(self) -> bool:
+        """Whether a network pretrained on real training data shapes the result (extractor, critic,
+        teacher, embedding). Every such distiller has the setting ``pretrain_classes``."""
+        return False
+
+    def pretraining_classes(self, data: ImageData) -> tuple[int, ...]:
+        """The classes its pretrained networks are trained on: ``pretrain_classes`` (e.g. the classes
+        seen so far in continual learning), () = every class of the dataset (the papers' setting).
+        They must include every class being distilled."""
+        chosen = tuple(sorted({int(c) for c in getattr(self.config, "pretrain_classes", ())}))
+        missing = sorted(set(present_classes(data)) - set(chosen)) if chosen else []
+        if missing:
+            raise HarnessError(f"pretrain_classes {list(chosen)} leave out classes {missing} being distilled: "
+                               f"include every class seen so far")
+        return chosen
+
     def init_images_per_class(self, ipc: int) -> int:
         """How many real images per class the initial synthetic set is made from (multi-formation
         distillers tile rho^2 of them into each stored image)."""
@@ -228,7 +244,10 @@ def _coerce(value, default):
             return False
         raise HarnessError(f"expected true/false, got '{value}'")
     if isinstance(default, tuple):
-        return tuple(type(default[0])(v) for v in value.split(",")) if default else tuple(value.split(","))
+        parts = [v.strip() for v in value.split(",") if v.strip()]
+        if default:
+            return tuple(type(default[0])(v) for v in parts)
+        return tuple(int(v) if v.lstrip("-").isdigit() else v for v in parts)  # e.g. pretrain_classes=0,1
     return type(default)(value)
 
 

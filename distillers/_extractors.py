@@ -1,8 +1,9 @@
 """Frozen feature extractors for distribution matching, one per iteration.
 
 * ``random``: a fresh randomly initialised network (DM; :func:`distillers._matching.random_network`).
-* ``hybrid``: NCFM's extractor (NCFM sec. 4.2.3): K networks pretrained by
-  :func:`harness.pretrained.get_pretrained` (initial and final weights, cached and reused); each
+* ``hybrid``: NCFM's extractor (NCFM sec. 4.2.3): the K networks of a pretraining recipe
+  (:class:`harness.pretrained.PretrainRecipe`, the distiller's ``pretrain`` preset; initial and
+  final weights, cached and reused by :func:`harness.pretrained.get_pretrained`); each
   iteration picks one of them and blends its weights, beta * initial + (1 - beta) * final with
   beta ~ U(0, 1).
 
@@ -23,23 +24,27 @@ from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
 from harness.models import build_model
-from harness.pretrained import DEFAULT_RECIPE, get_pretrained
-from harness.protocol import EvalProtocol
+from harness.pretrained import DEFAULT_PRESET, PRESETS, PretrainRecipe, get_pretrained, get_recipe, pretrained_summary
 
 EXTRACTOR_KEY = -4  # the class slot of mix_seed for the extractor draw (-1..-3 are taken by matching/csdm)
 KINDS = ("random", "hybrid")
 
 
 class HybridExtractor:
-    """K pretrained (initial, final) weight pairs; ``(seed, iteration)`` -> one frozen blended network."""
+    """K pretrained (initial, final) weight pairs; ``(seed, iteration)`` -> one frozen blended network.
 
-    def __init__(self, data: ImageData, arch: str = "convnet", count: int = 4, device="cpu",
-                 recipe: EvalProtocol = DEFAULT_RECIPE, log=print, max_images: int = 0):
-        if count < 1:
+    ``recipe`` (default: the ``cpu-2epoch`` preset) makes the networks; ``count`` > 0 and
+    ``max_images`` > 0 override its number of networks and training subset."""
+
+    def __init__(self, data: ImageData, arch: str = "convnet", count: int = 0, device="cpu",
+                 recipe: PretrainRecipe | None = None, log=print, max_images: int = 0):
+        if count < 0:
             raise HarnessError(f"the hybrid extractor needs at least 1 pretrained model, got {count}")
-        info = data.info
-        self.pairs = [get_pretrained(info.name, arch, k, recipe, device, info.imbalance, log, max_images)
-                      for k in range(count)]
+        recipe = recipe or PRESETS[DEFAULT_PRESET]
+        self.recipe = recipe.with_overrides(models=count or recipe.models, images=max_images or recipe.images)
+        info, self.arch = data.info, arch
+        self.seeds = [self.recipe.seed + k for k in range(self.recipe.models)]
+        self.pairs = [get_pretrained(info.name, arch, s, self.recipe, device, info.imbalance, log) for s in self.seeds]
         self.net = build_model(arch, info.channels, info.num_classes, info.size)
         self.net.to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
 
@@ -56,9 +61,21 @@ class HybridExtractor:
                                   else final[name] for name in final})
         return self.net
 
+    def summary(self, data: ImageData) -> dict:
+        """The manifest entry: the recipe, its fingerprint and each network's test accuracy."""
+        return pretrained_summary(data.info.name, self.arch, self.recipe, self.seeds, data.info.imbalance)
 
-def make_extractor(kind: str, data: ImageData, arch: str = "convnet", count: int = 4, device="cpu",
-                   recipe: EvalProtocol = DEFAULT_RECIPE, log=print, max_images: int = 0) -> Callable[[int, int], nn.Module]:
+
+def resolve_pool(config) -> None:
+    """A config's ``pretrained`` 0 becomes its recipe's number of networks (``pretrain``), so the
+    config, its manifest and its artifact's identity say how many networks the extractor blends."""
+    if config.pretrained == 0:
+        object.__setattr__(config, "pretrained", get_recipe(config.pretrain).models)
+
+
+def make_extractor(kind: str, data: ImageData, arch: str = "convnet", count: int = 0, device="cpu",
+                   recipe: PretrainRecipe | None = None, log=print,
+                   max_images: int = 0) -> Callable[[int, int], nn.Module]:
     """The per-iteration extractor of ``kind`` (see the module docstring); ``count`` is K for hybrid,
     ``max_images`` (> 0) the size of the seeded training subset each pretrained network sees."""
     if kind == "random":

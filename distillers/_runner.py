@@ -21,12 +21,12 @@ from harness.distributed import per_rank, rank_and_size
 from harness.errors import HarnessError
 from harness.paths import output_root
 from harness.provenance import measure
-from harness.synset import load_synset, save_synset
+from harness.synset import identity_config, load_synset, save_synset
 
 
 def artifact_path(name: str, config: dict, dataset: str, imbalance: float, ipc: int, seed: int,
                   classes: tuple[int, ...] | None = None) -> Path:
-    ident = {"distiller": name, "config": config, "dataset": dataset, "imbalance": imbalance, "ipc": ipc,
+    ident = {"distiller": name, "config": identity_config(config), "dataset": dataset, "imbalance": imbalance, "ipc": ipc,
              "seed": seed}
     if classes is not None:  # a class subset; whole-dataset artifacts keep their path
         ident["classes"] = sorted(classes)

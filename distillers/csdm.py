@@ -8,16 +8,25 @@ the kernel's spectral measure, of 2 (alpha_c amplitude(t) + (1 - alpha_c) phase(
 Monte Carlo squared kernel MMD when alpha_c = 1/2. f is the feature extractor, A the DSA
 augmentation shared by a class's real and synthetic batch.
 
-Class-aware coefficients (sec. 4.2.4, sec. 5.3.2, appendix C: head classes -> amplitude /
-diversity, tail classes -> phase / realism), a strictly increasing function of the real class
-size n_c bounded by ``alpha_bounds`` = (lo, hi):
+What the paper specifies, implemented as specified: SDD (eq. 6) as a Monte Carlo mean over
+frequencies drawn from a universal shift-invariant kernel's spectral measure (RBF by default,
+sec. 4.2.3), on normalised features (sec. 5.3.1); a class-specific alpha_c in (0, 1) weighting
+amplitude against phase, larger (amplitude, diversity) for head classes and smaller (phase,
+realism) for tail classes (sec. 4.2.4, 5.3.2, appendix C, proposition A.5); the balanced-data
+alpha 0.11 at IPC 1 and 0.7 at IPC 10/50 and 10k iterations (appendix E.1); ConvNet-3 with
+instance norm. The paper gives no formula for alpha_c as a function of the class size.
+
+The harness's choice (``class_alpha=logistic``, default; labelled in the manifest): a strictly
+increasing function of the real class size n_c bounded by ``alpha_bounds`` = (lo, hi):
   alpha_c = lo + (hi - lo) * sigmoid(logit((alpha_0 - lo) / (hi - lo)) + tilt * ln(n_c / n_ref))
 where n_ref is the geometric mean of the class sizes and alpha_0 the balanced-data value
 (appendix E: 0.11 at IPC 1, 0.7 at IPC >= 10; ``alpha`` overrides it). A class of the
 reference size gets alpha_0, so balanced data gives every class alpha_0; each factor e in class
 size shifts the logit by ``tilt``. The values used are in the manifest (``class_alpha``).
+The simplest alternative, ``class_alpha=constant``: every class gets alpha_0 (the paper's
+balanced-data setting; no class awareness).
 
-Choices the paper leaves open, made here:
+Choices the paper leaves open, made here (listed in the manifest's ``harness_choices``):
 - Kernel and bandwidth: Gaussian k(x, y) = exp(-|x - y|^2 / (2 sigma^2)), t ~ N(0, sigma^-2 I),
   sigma = ``bandwidth`` = 0.5 (the paper does not give its value): the median heuristic, about
   the mean within-class distance of unit-norm random-ConvNet features of Fashion-MNIST (0.54;
@@ -53,13 +62,24 @@ import torch.nn.functional as F
 
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext, present_classes, register_distiller
 from distillers._discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
-from distillers._extractors import make_extractor
+from distillers._extractors import make_extractor, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
+from harness.pretrained import get_recipe
 
+CLASS_ALPHA = ("logistic", "constant")
+HARNESS_CHOICES = {  # what the paper does not specify; the manifest records it beside the values used
+    "class_alpha": "the function of class size giving alpha_c (logistic in log n_c; or constant)",
+    "bandwidth": "sigma of the RBF kernel on unit-norm features (0.5)",
+    "num_freqs": "frequencies per iteration (1024, as NCFM's paper)",
+    "extractor": "hybrid pretrained/initial blend as NCFM (pretraining recipe in 'pretraining')",
+    "multi_formation": "factor 2 as NCFM's pipeline",
+    "optimiser": "Adam on normalised pixels, lr 0.01; real batch 256 per class",
+    "sdd_factor": "2 x (alpha amplitude + (1 - alpha) phase), so alpha 1/2 is the MMD estimate",
+}
 BALANCED_ALPHA = {1: 0.11}  # appendix E, by IPC; every other IPC uses DEFAULT_ALPHA
 DEFAULT_ALPHA = 0.7
 SAMPLERS = {"gaussian": sample_gaussian_frequencies, "laplace": sample_multivariate_cauchy_frequencies}
@@ -72,16 +92,22 @@ class CSDMConfig(IterativeConfig):
     lr_images: float = 0.01
     arch: str = "convnet"
     extractor: str = "hybrid"
-    pretrained: int = 4  # K models of the hybrid extractor (as NCFM)
+    pretrain: str = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
+    pretrained: int = 0  # K models of the hybrid extractor; 0 = the recipe's count
     pretrain_images: int = 0  # > 0: each pretrained model sees a seeded subset of this size (a CPU budget)
+    pretrain_classes: tuple = ()  # () = every class; else only these (e.g. the classes seen so far)
     kernel: str = "gaussian"
     bandwidth: float = 0.5
     num_freqs: int = 1024
     alpha: float = 0.0  # balanced-data alpha_0; 0 = appendix E's value for the IPC
+    class_alpha: str = "logistic"  # logistic (the harness's formula) | constant (alpha_0 for every class)
     alpha_bounds: tuple = (0.05, 0.95)
     tilt: float = 0.5  # logit change per factor e of class size
     multi_formation: int = 2
     dsa: bool = True
+
+    def __post_init__(self):
+        resolve_pool(self)
 
 
 def balanced_alpha(ipc: int, alpha: float = 0.0) -> float:
@@ -112,17 +138,24 @@ class CSDM(IterativeDistiller):
         cfg = self.config
         if cfg.kernel not in SAMPLERS:
             raise HarnessError(f"unknown kernel '{cfg.kernel}': use one of {', '.join(SAMPLERS)}")
+        if cfg.class_alpha not in CLASS_ALPHA:
+            raise HarnessError(f"unknown class_alpha '{cfg.class_alpha}': use one of {', '.join(CLASS_ALPHA)}")
         if cfg.multi_formation < 1:
             raise HarnessError(f"multi_formation must be at least 1, got {cfg.multi_formation}")
         self.data, self.run, self.ipc, self.factor = data, run, ipc, cfg.multi_formation
         self.by_class = data.indices_by_class()
-        self.extractor = make_extractor(cfg.extractor, data, cfg.arch, cfg.pretrained, run.device, log=run.log,
-                                        max_images=cfg.pretrain_images)
+        self.recipe = get_recipe(cfg.pretrain, cfg.pretrained, cfg.pretrain_images or -1,
+                                 self.pretraining_classes(data))
+        self.extractor = make_extractor(cfg.extractor, data, cfg.arch, device=run.device, recipe=self.recipe,
+                                        log=run.log)
         counts = data.class_counts()
         present = present_classes(data)
         self.alpha_0 = balanced_alpha(ipc, cfg.alpha)
-        alphas = dict(zip(present, class_alphas([counts[c] for c in present], self.alpha_0, cfg.alpha_bounds,
-                                                cfg.tilt)))
+        if cfg.class_alpha == "constant":
+            alphas = {c: self.alpha_0 for c in present}
+        else:
+            alphas = dict(zip(present, class_alphas([counts[c] for c in present], self.alpha_0, cfg.alpha_bounds,
+                                                    cfg.tilt)))
         self.class_alpha = {data.info.class_names[c]: alphas[c] for c in present}
         self.alphas = torch.tensor([alphas[c] for c in self.classes], device=run.device)
         images, self.labels = init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
@@ -132,8 +165,15 @@ class CSDM(IterativeDistiller):
         self.optimizer = torch.optim.Adam([self.images], lr=cfg.lr_images)
         self.dsa = siamese_dsa(data.info, cfg.dsa)
 
+    def uses_pretrained(self) -> bool:
+        return self.config.extractor == "hybrid"
+
     def extra_meta(self) -> dict:
-        return {"class_alpha": self.class_alpha, "alpha_0": self.alpha_0, **formation_meta(self.ipc, self.factor)}
+        meta = {"class_alpha": self.class_alpha, "alpha_0": self.alpha_0, "class_alpha_rule": self.config.class_alpha,
+                "harness_choices": HARNESS_CHOICES, **formation_meta(self.ipc, self.factor)}
+        if self.config.extractor == "hybrid":
+            meta["pretraining"] = self.extractor.summary(self.data)
+        return meta
 
     def synset(self, images, labels, *args, **meta):
         """The artifact holds the decoded images."""

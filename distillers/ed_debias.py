@@ -85,7 +85,9 @@ class DebiasedEnergyMatching(EnergyMatching):
     The attribute a of a synthetic image is that of the real image it was initialised from
     (``ImageData.attributes``; fixed during distillation). g_phi2 is a classifier of the attribute
     pretrained on the dataset's attribute view ``<dataset>-attr`` (``harness.data.attributes``),
-    g_phi1 the label critic of ``ed-critic`` (``critic``). lambda_t multiplies the whole of eq. 4.
+    g_phi1 the label critic of ``ed-critic`` (``critic``); both by the recipe ``critic_pretrain``,
+    recorded in the manifest. (The paper uses a pretrained ResNet18 face-attribute classifier for
+    both on CelebA, sec. 6; the harness trains its own.) lambda_t multiplies the whole of eq. 4.
     Needs per-image attributes: on a dataset without them it stops with a HarnessError.
     """
 
@@ -105,7 +107,10 @@ class DebiasedEnergyMatching(EnergyMatching):
                                f"use a dataset with an attribute (e.g. colored-mnist-spurious, celeba-blond)")
         view = attribute_view(data.info.name)
         super().prepare(data, ipc, run)
-        self.attribute_critic = load_critic(view, data, cfg.critic_arch, cfg.critic_seed, run)
+        self.attribute_critic, self.attribute_critic_meta = load_critic(view, data, cfg.critic_arch, cfg.critic_seed,
+                                                                        run, cfg.critic_pretrain,
+                                                                        cfg.critic_pretrain_images,
+                                                                        self.pretraining_classes(data))
         if cfg.attribute_init == "balanced":
             picks = torch.cat(balanced_picks(data, ipc, run.seed, self.classes))
             self.images = data.normalised(picks, run.device).requires_grad_(True)
@@ -116,6 +121,9 @@ class DebiasedEnergyMatching(EnergyMatching):
         if cfg.real_sampling == "balanced":  # the pools sample_real draws each class's real batch from
             self.by_class = [attribute_balanced_pool(idx, data.attributes) for idx in self.by_class]
         self.init_index = picks
+
+    def uses_pretrained(self) -> bool:
+        return True  # the attribute critic, whatever ``critic`` says
 
     def attribute_terms(self, syn_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The bounded attribute term (class docstring; per image ``[N]``, or per class ``[C]`` for
@@ -152,7 +160,7 @@ class DebiasedEnergyMatching(EnergyMatching):
                 "images": len(rows), "final": [round(v, 4) for v in final[rows].mean(0).tolist()],
                 "initial": [round(v, 4) for v in start[rows].mean(0).tolist()]}
         mean_p = log_p.exp().view(-1, self.ipc, log_p.shape[1]).mean(1)
-        return {**super().extra_meta(),
+        return {**super().extra_meta(), "attribute_critic_pretraining": self.attribute_critic_meta,
                 "attribute_critic_on_final": {"mean_attribute_term": terms.mean().item(),
                                               "mean_p_own_attribute": own.exp().mean().item(),
                                               "share_predicted_own_attribute":

@@ -34,14 +34,18 @@ Choices the paper leaves open, made here:
   synthetic images, summed over classes, and is applied to the DSA-augmented synthetic images
   that the random network sees (the paper does not say; augmented inputs keep the critic's
   gradient from being a pixel-level adversarial perturbation of one fixed view).
-- The critic is one classifier per dataset (``critic_seed``, default 0, whatever the distillation
-  seed), trained by ``harness.pretrained``'s default recipe on the whole training split of
-  ``data.info.name`` (a class-subset run still uses it), architecture ``critic_arch``.
+- The critic is one classifier per dataset (network ``critic_seed`` of the recipe, default 0,
+  whatever the distillation seed), trained by the pretraining recipe ``critic_pretrain``
+  (:data:`harness.pretrained.PRESETS`) on the training split of ``data.info.name`` (a class-subset
+  run still uses it unless ``pretrain_classes`` restricts it, e.g. to the classes seen so far in
+  continual learning), architecture ``critic_arch``. The default, ``cpu-2epoch``, is a CPU
+  stand-in (2 epochs, no augmentation); ``critic_pretrain=ed-paper`` is the paper's table 12
+  recipe (1000 epochs). The recipe, its fingerprint and the critic's test accuracy are in the
+  manifest (``critic_pretraining``).
 - ``cfd-ed`` frequencies: t ~ N(0, freq_scale^-2 I), drawn fresh each iteration from
-  (seed, iteration) alone and shared by all classes: eq. 11's psi as "fixed random variables".
-  The learnable psi (NCFM's samplers in ``distillers/ncfm.py``, trained by ascent on the
-  discrepancy) is not wired in here: it would need NCFM's min-max loop (a psi optimiser and its
-  checkpoint state) in this distiller as well.
+  (seed, iteration) alone and shared by all classes: eq. 11's psi fixed, which the paper allows
+  ("learnable or fixed random variables"). A learnt psi (``distillers/ncfm.py``'s samplers) is not
+  wired in: it would need NCFM's min-max loop (a psi optimiser and its checkpoint state) here.
 - The V-statistic (i = j pairs included) estimate, as eq. 6 writes the sums over all i, j.
 """
 
@@ -78,6 +82,9 @@ class EnergyConfig(MatchingConfig):
     critic_schedule: str = "linear"  # linear: weight * (maxiter - t) / maxiter; constant: weight
     critic_arch: str = "convnet"
     critic_seed: int = 0
+    critic_pretrain: str = "cpu-2epoch"  # pretraining recipe of the critic(s) (harness.pretrained.PRESETS)
+    critic_pretrain_images: int = 0  # > 0: the critic sees a seeded subset of this size (a CPU budget)
+    pretrain_classes: tuple = ()  # () = the critics see every class; else only these (the classes seen so far)
     diagnostic_every: int = 100  # full energy distance (real term included) into the manifest; 0 = never
 
 
@@ -104,11 +111,17 @@ def cf_pair_distances(t: torch.Tensor):
     return distance
 
 
-def load_critic(dataset: str, data: ImageData, arch: str, seed: int, run) -> torch.nn.Module:
-    """A frozen classifier of ``dataset``'s labels pretrained on its real training split (cached)."""
-    from harness.pretrained import pretrained_model
+def load_critic(dataset: str, data: ImageData, arch: str, seed: int, run, recipe: str = "cpu-2epoch",
+                images: int = 0, classes: tuple[int, ...] = ()) -> tuple[torch.nn.Module, dict]:
+    """A frozen classifier of ``dataset``'s labels pretrained on its real training split by the
+    preset ``recipe`` (cached; the images of ``classes`` only when given), and its manifest entry
+    (recipe, fingerprint, classes, test accuracy)."""
+    from harness.pretrained import get_recipe, pretrained_model, pretrained_summary
 
-    return pretrained_model(dataset, arch, seed, device=run.device, imbalance=data.info.imbalance, log=run.log)
+    made = get_recipe(recipe, models=1, images=images or -1, classes=classes)
+    model = pretrained_model(dataset, arch, seed, device=run.device, recipe=made, imbalance=data.info.imbalance,
+                             log=run.log)
+    return model, pretrained_summary(dataset, arch, made, [seed], data.info.imbalance)
 
 
 @register_distiller("ed")
@@ -124,12 +137,21 @@ class EnergyMatching(RandomNetworkMatching):
         check_choice("distance", cfg.distance, DISTANCES)
         check_choice("critic", cfg.critic, CRITICS)
         check_choice("critic_schedule", cfg.critic_schedule, SCHEDULES)
-        self.critic = None if cfg.critic == "none" else load_critic(data.info.name, data, cfg.critic_arch,
-                                                                  cfg.critic_seed, run)
+        self.critic, self.critic_meta = None, None
+        if cfg.critic != "none":
+            self.critic, self.critic_meta = load_critic(data.info.name, data, cfg.critic_arch, cfg.critic_seed, run,
+                                                        cfg.critic_pretrain, cfg.critic_pretrain_images,
+                                                        self.pretraining_classes(data))
         self.trace: list[tuple[int, float]] = []
 
+    def uses_pretrained(self) -> bool:
+        return self.config.critic != "none"
+
     def extra_meta(self) -> dict:
-        return {"energy_distance_trace": self.trace}
+        meta = {"energy_distance_trace": self.trace}
+        if self.critic_meta is not None:
+            meta["critic_pretraining"] = self.critic_meta
+        return meta
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         return F.normalize(z, dim=-1) if self.config.normalise_features else z

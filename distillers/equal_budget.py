@@ -88,7 +88,12 @@ def equal_budget_controls(synset: SyntheticSet) -> list[tuple[str, dict, str]]:
     """(distiller, settings, what it holds equal) of the controls ``synset`` is compared with:
     ``random`` (the stored count) and, for a multi-formation set, ``random-packed`` (storage) and
     ``random-decoded`` (decoded count), matched to its rho."""
-    rho, ipc = int(synset.meta.get("multi_formation", 1)), synset.ipc
+    return budget_controls(int(synset.meta.get("multi_formation", 1)), synset.ipc)
+
+
+def budget_controls(rho: int, ipc: int) -> list[tuple[str, dict, str]]:
+    """:func:`equal_budget_controls` of a set of ``ipc`` stored images per class and multi-formation
+    factor ``rho`` (e.g. from a distiller's config, before it has distilled)."""
     out = [("random", {}, f"stored count: {ipc} real images per class")]
     if rho > 1:
         out += [("random-packed", {"multi_formation": rho},

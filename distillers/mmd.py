@@ -5,7 +5,8 @@ distance regularised form (eq. 12-13 of the class-preserving DM paper, sec. 5.2)
   of a real batch and the class's synthetic images, under a fresh random ConvNet per iteration
   with shared DSA (DM's structure): loss = sum_c MMD_k^2(f(T_c), f(S_c)).
 * ``mmd-gaussian+ed`` -- eq. 13: L_M3D + alpha * L with L the paper's loss (eq. 7: energy
-  distance + lambda_t * classifier critic, :mod:`distillers.energy`), alpha = ``ed_weight`` = 1.
+  distance + lambda_t * classifier critic, :mod:`distillers.energy`), alpha = ``ed_weight`` = 1
+  multiplying the whole of L (energy distance and critic term alike).
 
 Choices left open, made here: kernel k(a, b) = exp(-|a - b|^2 / (2 sigma^2)) with sigma =
 ``bandwidth``, or (``bandwidth=0``, default) the median real-synthetic embedding distance of the

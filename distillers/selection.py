@@ -6,8 +6,8 @@
 * ``kcenter`` (greedy k-center, Sener & Savarese 2018): start at the image nearest mu_c, then add
   the image farthest from its nearest selected centre.
 
-Embeddings are the penultimate features of a ConvNet pretrained on the real data
-(``harness.pretrained``; cached).
+Embeddings are the penultimate features of a ConvNet pretrained on the real data by the recipe
+``pretrain`` (:data:`harness.pretrained.PRESETS`; cached), recorded in the manifest (``pretraining``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class RandomSubset(Distiller):
 class EmbeddingSelectionConfig(DistillerConfig):
     arch: str = "convnet"
     pretrained_seed: int = 0
+    pretrain: str = "cpu-2epoch"  # pretraining recipe of the embedding network
+    pretrain_classes: tuple = ()  # () = the embedding network sees every class; else only these
 
 
 class EmbeddingSelection(Distiller):
@@ -50,16 +52,21 @@ class EmbeddingSelection(Distiller):
     Config = EmbeddingSelectionConfig
     selects_real_images = True
 
+    def uses_pretrained(self) -> bool:
+        return True
+
     @abstractmethod
     def choose(self, features: torch.Tensor, ipc: int) -> torch.Tensor:
         """Indices (into ``features`` of one class) of the ``ipc`` chosen images."""
 
     def distil(self, data: ImageData, ipc: int, run: RunContext) -> SyntheticSet:
-        from harness.pretrained import pretrained_model
+        from harness.pretrained import get_recipe, pretrained_model, pretrained_summary
 
         self.check_ipc(data, ipc)
-        net = pretrained_model(data.info.name, self.config.arch, self.config.pretrained_seed, run.device,
-                               imbalance=data.info.imbalance)
+        cfg, info = self.config, data.info
+        recipe = get_recipe(cfg.pretrain, models=1, classes=self.pretraining_classes(data))
+        net = pretrained_model(info.name, cfg.arch, cfg.pretrained_seed, run.device, recipe=recipe,
+                               imbalance=info.imbalance)
         with torch.no_grad():
             features = torch.cat([net.embed(data.normalised(chunk, run.device))
                                   for chunk in torch.arange(len(data)).split(REAL_CHUNK)])
@@ -67,7 +74,9 @@ class EmbeddingSelection(Distiller):
                  if len(idx)]  # a class subset: absent classes are skipped
         index = torch.cat(picks)
         return self.synset(data.normalised(index), data.labels[index], data, ipc, run,
-                           feature_extractor=f"{self.config.arch} pretrained seed {self.config.pretrained_seed}")
+                           feature_extractor=f"{cfg.arch} pretrained seed {cfg.pretrained_seed}",
+                           pretraining=pretrained_summary(info.name, cfg.arch, recipe, [cfg.pretrained_seed],
+                                                          info.imbalance))
 
 
 @register_distiller("herding")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -167,3 +168,37 @@ def augment(
     for name in families:
         x = _APPLY[name](x, u[:, FAMILIES.index(name)], cfg)
     return x
+
+
+@dataclass(frozen=True)
+class AugmentChain:
+    """Augmentations applied one after the other, each with its own per-image draws (e.g. a
+    basic crop/flip before DSA, as a data loader's transform runs before DSA in NCFM's code)."""
+
+    parts: tuple = ()
+
+    def for_dataset(self, info) -> "AugmentChain":
+        return AugmentChain(tuple(p.for_dataset(info) for p in self.parts))
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        for part in self.parts:
+            x = part.apply(x, generator)
+        return x
+
+
+def cutmix(x: torch.Tensor, beta: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """CutMix (Yun et al. 2019): a box of area ~ (1 - lam), lam ~ Beta(beta, beta), pasted from a
+    permuted batch, all drawn from ``generator``. Returns (mixed images, the permutation, the kept
+    share of the area ``ratio``): the loss is ratio * CE(y) + (1 - ratio) * CE(y[perm])."""
+    n, _, h, w = x.shape
+    rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
+    lam = float(rng.beta(beta, beta))
+    perm = torch.randperm(n, generator=generator).to(x.device)
+    cut = math.sqrt(1.0 - lam)
+    ch, cw = int(h * cut), int(w * cut)
+    cy, cx = int(rng.integers(h)), int(rng.integers(w))
+    y0, y1 = max(cy - ch // 2, 0), min(cy + ch // 2, h)
+    x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, w)
+    x = x.clone()
+    x[:, :, y0:y1, x0:x1] = x[perm, :, y0:y1, x0:x1]
+    return x, perm, 1.0 - (y1 - y0) * (x1 - x0) / (h * w)

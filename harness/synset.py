@@ -48,6 +48,27 @@ class SyntheticSet:
         return self.labels
 
 
+# Distiller settings added after artifacts were first keyed by their config, left out of an
+# artifact's identity (its path; a continual or de-biasing record's key; the report's grouping of
+# sets by config) at these values, so a config that keeps them finds the artifacts and records it
+# had before. psi_scale_bounds counts only for the mixture psi (the only one with scales).
+LATER_SETTINGS = {"pretrain": "cpu-2epoch", "critic_pretrain": "cpu-2epoch", "critic_pretrain_images": 0,
+                  "pretrain_classes": (), "class_alpha": "logistic", "psi_schedule": "iteration", "loss_scale": 1.0,
+                  "matching_aug": "dsa", "lr_plateau_patience": 0}
+
+
+def identity_config(config: dict) -> dict:
+    """``config`` (a distiller's full settings) as artifacts and records are keyed by it."""
+
+    def default(key, value):
+        return key in LATER_SETTINGS and json.dumps(value) == json.dumps(LATER_SETTINGS[key])
+
+    out = {k: v for k, v in config.items() if not default(k, v)}
+    if out.get("psi", "mixture") != "mixture":
+        out.pop("psi_scale_bounds", None)
+    return out
+
+
 def decoded_per_class(synset: SyntheticSet) -> int:
     """Training images per class the set holds (what a model trains on): rho^2 x ipc for a
     multi-formation set, ``images_per_class`` for an equal-count control, else ipc. Checked

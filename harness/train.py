@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness.augment import mix_seed
+from harness.augment import cutmix, mix_seed
 from harness.data import ImageData
 from harness.models import build_model
 from harness.protocol import EvalProtocol
@@ -31,10 +31,13 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
 
 
 def make_optimizer(model: nn.Module, protocol: EvalProtocol, steps_per_epoch: int):
-    if protocol.optimizer != "sgd":
+    if protocol.optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=protocol.lr, weight_decay=protocol.weight_decay)
+    elif protocol.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                              weight_decay=protocol.weight_decay)
+    else:
         raise ValueError(f"unsupported optimizer '{protocol.optimizer}'")
-    opt = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
-                          weight_decay=protocol.weight_decay)
     milestones = [int(f * protocol.epochs) * steps_per_epoch for f in protocol.lr_milestones]
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=protocol.lr_gamma)
     return opt, sched
@@ -57,7 +60,13 @@ def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, p
             x = images[batch]
             if protocol.augmentation is not None:
                 x = protocol.augmentation.apply(x, gen)
-            loss = soft_cross_entropy(forward(x), targets[batch])
+            y = targets[batch]
+            if protocol.cutmix_p > 0 and torch.rand(1, generator=gen).item() < protocol.cutmix_p:
+                x, perm, ratio = cutmix(x, protocol.cutmix_beta, gen)
+                out = forward(x)
+                loss = ratio * soft_cross_entropy(out, y) + (1 - ratio) * soft_cross_entropy(out, y[perm])
+            else:
+                loss = soft_cross_entropy(forward(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -41,6 +41,7 @@ import pandas as pd
 
 from harness.data.longtail import is_long_tailed
 from harness.metrics.stats import paired_difference, summarize
+from harness.synset import identity_config
 
 ACCURACY_TASKS = ("evaluate", "transfer")
 RANDOM = "random"
@@ -304,7 +305,7 @@ def label_distiller_configs(records: pd.DataFrame, manifests: dict[str, dict]) -
     with the settings that differ, so no table pools them."""
     if "distiller" not in records or "synset_sha256" not in records:
         return records
-    configs = {sha: m.get("config") or {} for sha, m in manifests.items()}
+    configs = {sha: identity_config(m.get("config") or {}) for sha, m in manifests.items()}
     records = records.copy()
     for distiller, g in records.groupby("distiller"):
         shas = [sha for sha in g["synset_sha256"].dropna().unique() if sha in configs]
@@ -318,3 +319,36 @@ def label_distiller_configs(records: pd.DataFrame, manifests: dict[str, dict]) -
             records.loc[(records["distiller"] == distiller) & (records["synset_sha256"] == sha),
                         "distiller"] = f"{distiller} [{tag}]"
     return records
+
+
+# Manifest entries naming the pretraining recipe of a set's pretrained networks, by component.
+PRETRAINED_COMPONENTS = {"pretraining": "extractor / embedding", "critic_pretraining": "label critic",
+                         "attribute_critic_pretraining": "attribute critic"}
+
+
+def pretraining_table(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.DataFrame:
+    """One row per (distiller as the records label it, dataset, pretrained component, recipe,
+    classes): which recipe made the networks (from the artifact manifests, by sha256), what it is,
+    the classes they saw and their mean test accuracy."""
+    labels = {}
+    if {"synset_sha256", "distiller"} <= set(records.columns):
+        labels = records.dropna(subset=["synset_sha256"]).groupby("synset_sha256")["distiller"].first().to_dict()
+    rows = []
+    for sha, m in manifests.items():
+        for key, component in PRETRAINED_COMPONENTS.items():
+            entry = m.get(key)
+            if not isinstance(entry, dict):
+                continue
+            r = entry.get("recipe") or {}
+            accuracies = [n["test_accuracy"] for n in entry.get("networks", []) if n.get("test_accuracy") is not None]
+            rows.append({"distiller": labels.get(sha, m.get("distiller", UNKNOWN)), "dataset": m.get("dataset", UNKNOWN),
+                         "component": component, "recipe": r.get("name", UNKNOWN),
+                         "fingerprint": entry.get("recipe_fingerprint", UNKNOWN),
+                         "settings": f"{len(entry.get('networks', []))} network(s), {r.get('epochs')} epochs, "
+                                     f"augmentation {r.get('augmentation')}"
+                                     + (f", {r['images']} images each" if r.get("images") else ""),
+                         "classes": ",".join(map(str, entry["classes"])) if entry.get("classes") else "all",
+                         "test_accuracy": f"{100 * sum(accuracies) / len(accuracies):.1f}" if accuracies else "-"})
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).drop_duplicates().sort_values(["distiller", "dataset", "component"])

@@ -160,7 +160,8 @@ def image_section(records: pd.DataFrame, artifacts: dict[str, Path]) -> Section 
     return s if s.blocks or s.notes else None
 
 
-def provenance_section(records: pd.DataFrame, artifacts: dict[str, Path]) -> Section:
+def provenance_section(records: pd.DataFrame, artifacts: dict[str, Path], manifests: dict[str, dict] | None = None
+                       ) -> Section:
     protocols = C.protocol_table(records)
     diffs = C.protocol_differences(protocols)
     s = Section("provenance", "Provenance",
@@ -173,6 +174,14 @@ def provenance_section(records: pd.DataFrame, artifacts: dict[str, Path]) -> Sec
     s.blocks.append(long_table("Evaluation protocols", proto_rows[
         ["protocol_fingerprint", "protocol_name", "tasks", "records", "summary", "differs"]],
         ["fingerprint", "protocol", "tasks", "records", "settings", "differs from the others in"]))
+    recipes = C.pretraining_table(records, manifests or {})
+    if not recipes.empty:
+        s.blocks.append(long_table(
+            "Pretrained components: the pretraining recipe that made each distiller's networks (from the manifests)",
+            recipes, ["distiller", "dataset", "component", "recipe", "recipe fingerprint", "settings",
+                      "classes seen", "test accuracy (%)"]))
+        s.notes.append("cpu-2epoch is a CPU stand-in (2 epochs, no augmentation), not a paper's recipe; sets "
+                       "made before recipes were recorded carry no entry and used it too.")
     env = C.environment_table(records)
     s.blocks.append(long_table("Code and environment", env[["git_commit", "versions_text", "tasks", "records", "first",
                                                              "last"]],
@@ -205,5 +214,5 @@ def build_sections(records: pd.DataFrame, synset_roots: list[Path], task_section
     sections = [overview_section(records), image_section(records, artifacts),
                 *(section(records) for section in task_sections),
                 long_tailed_section(records), efficiency_section(records, manifests),
-                provenance_section(records, artifacts)]
+                provenance_section(records, artifacts, dict(zip(artifacts, manifests)))]
     return [s for s in sections if s is not None]

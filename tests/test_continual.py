@@ -131,10 +131,18 @@ def test_command_prints_the_table(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--steps", "3"], "does not split 10 classes evenly"),
     (["--distillers", "herding"], "baseline memory"),
-    (["--distillers", "kcenter"], "would peek"),
 ])
 def test_command_refuses_bad_input(argv, message):
     from commands.cl import main
 
     with pytest.raises(HarnessError, match=message):
         main(["--dataset", "mnist-tiny", "--no-progress", *argv])
+
+
+def test_a_memory_builder_that_cannot_restrict_its_pretraining_is_refused(monkeypatch):
+    """A distiller whose pretrained networks have no pretrain_classes setting would peek."""
+    from distillers.dm import DM
+
+    monkeypatch.setattr(DM, "uses_pretrained", lambda self: True)
+    with pytest.raises(HarnessError, match="would peek at classes before they arrive"):
+        run(TINY, log=lambda s: None)

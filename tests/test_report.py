@@ -129,9 +129,12 @@ def test_continual_nas_debias_and_long_tailed_numbers(output_dir):
 
     sections = sections_by_anchor(output_dir)
     debias_tables = [b for b in sections["debias"].blocks if hasattr(b, "rows")]
-    assert [t.header[1:] for t in debias_tables] == [["average", "worst group"],
-                                                      ["label=0,attr=0", "label=0,attr=1", "label=1,attr=0",
-                                                       "label=1,attr=1"]]
+    assert [t.caption.split(":")[0] for t in debias_tables] == [  # the summary, every seed, every group
+        "Average and worst-group accuracy (%)", "Worst-group accuracy (average in brackets) per seed (%)",
+        "Per-group accuracy (%)"]
+    assert debias_tables[0].header[1:] == ["average", "average: median [IQR]", "worst group",
+                                           "worst group: median [IQR]"]
+    assert debias_tables[2].header[1:] == ["label=0,attr=0", "label=0,attr=1", "label=1,attr=0", "label=1,attr=1"]
     shot_table = [b for b in sections["long-tailed"].blocks if hasattr(b, "rows")][0]
     assert shot_table.header == ["distiller", "many-shot", "medium-shot", "few-shot"]
     assert "mnist-lt (IF 100)" in shot_table.caption
@@ -217,7 +220,8 @@ def test_debias_keeps_splits_and_settings_apart(output_dir):
                                ("val", "ed+label+attr (attribute_weight=1.0)"): 0.0,
                                ("val", "ed+label+attr (attribute_weight=100.0)"): 40.0}
     captions = [b.caption for b in sections_by_anchor(output_dir)["debias"].blocks if hasattr(b, "rows")]
-    assert sum("val split" in c for c in captions) == 1 and sum("test split" in c for c in captions) == 1
+    summaries = [c for c in captions if c.startswith("Average and worst-group")]  # one summary table per split
+    assert sum("val split" in c for c in summaries) == 1 and sum("test split" in c for c in summaries) == 1
 
 
 def test_revisions_of_an_architecture_are_never_pooled():
@@ -226,3 +230,17 @@ def test_revisions_of_an_architecture_are_never_pooled():
     add_accuracy("evaluate", "dm", {0: 50.0}, arch="vgg11", arch_fingerprint="cccccccccccc")
     s = C.accuracy_summary(load_records()).set_index("arch")["mean"]
     assert s.to_dict() == {"convnet [aaaaaaaaaaaa]": 61.0, "convnet [bbbbbbbbbbbb]": 71.0, "vgg11": 50.0}
+
+
+def test_provenance_names_the_pretraining_recipe_beside_each_distiller(output_dir):
+    """The recipe that made a set's pretrained networks is read from its manifest (issue 19)."""
+    from distillers import distil
+    from harness.synset import sha256_file
+
+    path = distil("herding", "mnist-tiny", 2, progress=False, log=lambda s: None)
+    add_accuracy("evaluate", "herding", {0: 70.0, 1: 71.0}, sha=sha256_file(path))
+    table = next(b for b in sections_by_anchor(output_dir)["provenance"].blocks
+                 if getattr(b, "caption", "").startswith("Pretrained components"))
+    row = dict(zip(table.header, table.rows[0]))
+    assert (row["distiller"], row["component"], row["recipe"], row["classes seen"]) == (
+        "herding", "extractor / embedding", "cpu-2epoch", "all")

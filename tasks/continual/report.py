@@ -1,7 +1,8 @@
 """Continual learning's summary, report section and figure.
 
 Records read (``task`` "continual"): ``memory`` [falls back to ``distiller``], ``dataset``,
-``memory_per_class`` [or ``ipc``] (memory images per class), [``steps``] (experiences in the
+``memory_per_class`` [or ``ipc``] (stored memory images per class, the same for every memory),
+[``metric.memory_decoded_per_class``] (training images per class the memory decodes to), [``steps``] (experiences in the
 stream), ``step`` (the experience just learnt: 1..steps), ``seed``, ``metric.accuracy`` (% on the
 test data of all classes seen so far), [``protocol_fingerprint``]. The command prints this
 section's tables; the report adds the accuracy-vs-step curves.
@@ -37,6 +38,10 @@ def continual_summary(records: pd.DataFrame) -> pd.DataFrame:
     if "memory_per_class" in df:
         df["ipc"] = df["memory_per_class"].fillna(df["ipc"])
     df["steps"] = df["steps"].fillna(0).astype(int) if "steps" in df else 0
+    if "metric.memory_decoded_per_class" in df:  # a memory that decodes more than it stores says so
+        decoded = df["metric.memory_decoded_per_class"]
+        more = decoded.notna() & (decoded > df["ipc"])
+        df.loc[more, "memory"] = [f"{m} (decodes {int(d)}/class)" for m, d in zip(df.loc[more, "memory"], decoded[more])]
     keys = ["protocol_fingerprint", "dataset", "ipc", "steps", "arch", "memory", "step"]
     return pd.DataFrame(summarise_seeds(df, keys, "metric.accuracy")).sort_values(keys, ignore_index=True)
 
@@ -64,11 +69,17 @@ def section(records: pd.DataFrame) -> Section | None:
         return None
     s = comparison_section("continual", "Continual learning",
                            "Class-incremental learning with a GDumb learner trained only on its memory: test accuracy "
-                           "(%) on the classes seen so far after each step, mean over seeds with 95% interval bands.",
+                           "(%) on the classes seen so far after each step, mean over seeds with 95% interval bands. "
+                           "Every memory stores the same number of images per class (equal storage, as the "
+                           "multi-formation papers count it); a multi-formation set decodes each stored image into "
+                           "rho^2 training images (said beside its name), and random-packed (random real images "
+                           "through the same decoder) and random-decoded (as many real images as it decodes) are "
+                           "its equal-budget controls. A memory builder with pretrained networks has them trained "
+                           "on the classes seen so far (records: pretrain_classes).",
                            summary, records)
     for (fp, dataset, ipc, steps, arch), part in summary.groupby(
             ["protocol_fingerprint", "dataset", "ipc", "steps", "arch"], sort=False):
-        setting = f"{dataset}, {f'{steps} steps, ' if steps else ''}{ipc:g} images per class, {arch}"
+        setting = f"{dataset}, {f'{steps} steps, ' if steps else ''}{ipc:g} stored images per class, {arch}"
         where = f"{setting}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Accuracy vs step: {where}", continual_curves(part, setting),
                                slug("continual", fp, dataset, ipc, steps, arch)))

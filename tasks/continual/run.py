@@ -5,7 +5,14 @@ The classes, in a fixed order drawn from the seed (recorded), are split evenly i
 experiences by Avalanche's ``class_incremental_benchmark``. The learner is Avalanche's GDumb
 (a plain strategy plus ``GDumbPlugin``): before each experience the model is reset to its initial
 weights and trained only on the memory, then tested on the test data of every class seen so far.
-Memories hold the same number of images per class for every seen class:
+Every method gets the same memory, counted as stored images per class (``memory``), the
+convention of the papers that use multi-formation (NCFM sec. 5.1): a multi-formation set (ncfm,
+csdm: factor rho) stores ``memory`` images per class and decodes each into rho^2 training images,
+so the learner trains on rho^2 x ``memory`` per class; records say how many each memory decodes
+(``memory_decoded_per_class``). When such a set is among the memories, its equal-budget controls
+join them (:func:`distillers.equal_budget.budget_controls`): ``random-packed`` (random real images
+through the same decoder, equal storage) and ``random-decoded`` (rho^2 x ``memory`` real images,
+equal decoded count, rho^2 times the storage). The memories:
 
 * ``gdumb``: Avalanche's own class-balanced reservoir buffer (random real images);
 * ``herding``: per class, herding (Welling, 2009) in the embedding of a random ConvNet
@@ -13,7 +20,10 @@ Memories hold the same number of images per class for every seen class:
 * any registered distiller: its synthetic set for the arriving classes, distilled from their
   training images alone (``distillers._runner.distil(classes=...)``; cached artifacts).
 
-Neither ``herding`` nor a distilled memory ever sees a class before it arrives. Fixed memories plug
+No memory builder sees a class before it arrives: a distiller whose networks are pretrained on
+real data (NCFM/CSDM's extractor, the ED critics, herding/k-center's embedding) gets, at step t,
+``pretrain_classes`` = the classes seen up to t, so its networks are trained on those only (one
+cache entry per class set, the classes in the manifest); one that cannot restrict them is refused. Fixed memories plug
 in as an Avalanche storage policy (:class:`FixedMemoryBuffer`); training follows an
 :class:`~harness.protocol.EvalProtocol` (SGD, lr steps, DSA on every mini-batch) run by Avalanche.
 One record per (memory, step, seed) in ``<output>/records/continual.jsonl``; recorded cells are
@@ -30,10 +40,11 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from distillers._base import create_distiller, settings_it_has
+from distillers._base import create_distiller, setting_names, settings_it_has
 from distillers._matching import REAL_CHUNK, random_network
 from distillers._runner import distil
-from distillers.selection import EmbeddingSelection, Herding
+from distillers.equal_budget import budget_controls
+from distillers.selection import Herding
 from harness.augment import mix_seed
 from harness.data import ImageData, load_dataset
 from harness.errors import HarnessError
@@ -41,7 +52,7 @@ from harness.models.fingerprint import arch_cell
 from harness.protocol import PROTOCOLS, Augmentation, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
-from harness.synset import load_synset
+from harness.synset import identity_config, load_synset
 from harness.train import init_model, make_optimizer
 
 TASK = "continual"
@@ -69,14 +80,28 @@ def class_order(num_classes: int, seed: int) -> list[int]:
     return torch.randperm(num_classes, generator=torch.Generator().manual_seed(mix_seed(seed, -7))).tolist()
 
 
-def distiller_plan(name: str, settings: tuple[tuple[str, object], ...]) -> tuple[dict, dict]:
-    """(overrides, full config) of a distiller memory; refuses a method that would peek at future classes."""
-    overrides = settings_it_has(name, settings)
+def distiller_plan(name: str, settings: tuple[tuple[str, object], ...], extra: dict | None = None
+                   ) -> tuple[dict, dict, bool]:
+    """(overrides, config as records key it, whether its networks are pretrained) of a distiller
+    memory; refuses one whose pretrained networks cannot be restricted to the classes seen so far."""
+    overrides = {**settings_it_has(name, settings), **(extra or {})}
     distiller = create_distiller(name, overrides)
-    if isinstance(distiller, EmbeddingSelection):
-        raise HarnessError(f"'{name}' embeds with a network pretrained on every class, which would peek at "
-                           f"classes before they arrive; use the built-in '{HERDING}' memory (random features)")
-    return overrides, asdict(distiller.config)
+    pretrained = distiller.uses_pretrained()
+    if pretrained and "pretrain_classes" not in setting_names(name):
+        raise HarnessError(f"'{name}' uses a network pretrained on every class and cannot restrict it to the "
+                           f"classes seen so far, so it would peek at classes before they arrive")
+    return overrides, identity_config(asdict(distiller.config)), pretrained
+
+
+def equal_budget_memories(plans: dict, memories: tuple[str, ...], settings) -> dict:
+    """The plans of the equal-budget controls of the multi-formation memories among ``plans``
+    (:func:`distillers.equal_budget.budget_controls`, the stored-count control being ``gdumb``)."""
+    rhos = sorted({int(config.get("multi_formation", 1)) for _, config, _ in plans.values() if config} - {1})
+    if len(rhos) > 1:
+        raise HarnessError(f"multi-formation memories with different factors {rhos}: compare one factor at a time, "
+                           f"so each gets its equal-budget controls")
+    controls = budget_controls(rhos[0], 1)[1:] if rhos else []
+    return {name: distiller_plan(name, settings, extra) for name, extra, _ in controls if name not in memories}
 
 
 @torch.no_grad()
@@ -99,15 +124,17 @@ def quiet_avalanche() -> None:
     logging.getLogger("avalanche").setLevel(logging.ERROR)
 
 
-def memory_maker(memory: str, config: CLConfig, train: ImageData, seed: int, overrides: dict,
-                 log) -> Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]]:
-    """``make(classes) -> (images, labels)`` for a fixed memory, called when those classes arrive."""
+def memory_maker(memory: str, config: CLConfig, train: ImageData, seed: int, overrides: dict, pretrained: bool,
+                 log) -> Callable[[list[int], list[int]], tuple[torch.Tensor, torch.Tensor]]:
+    """``make(classes, seen) -> (images, labels)`` for a fixed memory, called when ``classes``
+    arrive; ``seen`` (these and every earlier step's) are all its pretrained networks may see."""
     device = torch.device(config.device)
     if memory == HERDING:
-        return lambda classes: herding_memory(train, classes, config.memory, seed, config.arch, device)
+        return lambda classes, seen: herding_memory(train, classes, config.memory, seed, config.arch, device)
 
-    def distilled(classes: list[int]):
-        path = distil(memory, config.dataset, config.memory, seed, overrides, device, progress=False, log=log,
+    def distilled(classes: list[int], seen: list[int]):
+        step = {**overrides, "pretrain_classes": tuple(sorted(seen))} if pretrained else overrides
+        path = distil(memory, config.dataset, config.memory, seed, step, device, progress=False, log=log,
                       classes=tuple(classes))
         synset = load_synset(path, expect_dataset=config.dataset)
         return synset.images, synset.labels
@@ -138,9 +165,11 @@ def _plugins():
             self.make, self.per_class = make, per_class
             self.images: list[torch.Tensor] = []
             self.labels: list[torch.Tensor] = []
+            self.seen: set[int] = set()
 
         def post_adapt(self, agent, exp):
-            x, y = self.make(sorted(exp.classes_in_this_experience))
+            self.seen |= set(exp.classes_in_this_experience)
+            x, y = self.make(sorted(exp.classes_in_this_experience), sorted(self.seen))
             self.images.append(x.cpu())
             self.labels.append(y.cpu())
             self.buffer = _avalanche_dataset(torch.cat(self.images), torch.cat(self.labels))
@@ -225,9 +254,12 @@ def check_config(config: CLConfig, num_classes: int) -> None:
 
 
 def cells_for(config: CLConfig, info, memory: str, seed: int, order: list[int],
-              distiller_config: dict | None) -> list[dict]:
+              distiller_config: dict | None, pretrained: bool = False) -> list[dict]:
+    """One record key per step. A memory built with pretrained networks says they saw the classes
+    seen so far only (so records made before that, with networks trained on every class, are not reused)."""
+    seen_only = {"pretrained_on": "classes seen so far"} if pretrained else {}
     common = {"task": TASK, "memory": memory, "distiller": None if memory in BASELINES else memory,
-              "distiller_config": distiller_config, "dataset": config.dataset, "steps": config.steps,
+              "distiller_config": distiller_config, **seen_only, "dataset": config.dataset, "steps": config.steps,
               "memory_per_class": config.memory, "seed": seed, "class_order": order, **arch_cell(config.arch, info),
               "protocol_name": config.protocol.name, "protocol_fingerprint": config.protocol.fingerprint()}
     return [{**common, "step": step} for step in range(1, config.steps + 1)]
@@ -253,16 +285,19 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
     info = train.info
     check_config(config, info.num_classes)
     config = replace(config, protocol=config.protocol.for_dataset(info))  # DSA without flip on digits
-    plans = {m: ({}, None) if m in BASELINES else distiller_plan(m, config.distiller_settings) for m in config.memories}
+    plans = {m: ({}, None, False) if m in BASELINES else distiller_plan(m, config.distiller_settings)
+             for m in config.memories}
+    plans.update(equal_budget_memories(plans, config.memories, config.distiller_settings))
     device = torch.device(config.device)
     train_set = _avalanche_dataset(train.normalised(), train.labels)
     test_set = _avalanche_dataset(test.normalised(), test.labels)
-    work = [(m, s) for s in range(config.seeds) for m in config.memories]
+    work = [(m, s) for s in range(config.seeds) for m in plans]
     wanted = []
     bar = tqdm(total=len(work) * config.steps, desc="continual", disable=not config.progress)
     for memory, seed in work:
         order = class_order(info.num_classes, seed)
-        cells = cells_for(config, info, memory, seed, order, plans[memory][1])
+        overrides, distiller_config, pretrained = plans[memory]
+        cells = cells_for(config, info, memory, seed, order, distiller_config, pretrained)
         wanted += cells
         if all(store.has(c) for c in cells):
             bar.update(len(cells))
@@ -270,7 +305,7 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
         bench = class_incremental_benchmark({"train": train_set, "test": test_set}, class_order=order,
                                             num_experiences=config.steps)
         policy = storage_policy(memory, config, info.num_classes,
-                                memory_maker(memory, config, train, seed, plans[memory][0], log))
+                                memory_maker(memory, config, train, seed, overrides, pretrained, log))
         strategy = gdumb_strategy(config, info, seed, policy, probes)
         for t, (exp, cell) in enumerate(zip(bench.train_stream, cells)):
             bar.set_postfix_str(f"{memory} seed {seed} step {t + 1}")
@@ -284,12 +319,15 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
                 strategy.train(exp)
                 accuracy, per_exp = _stream_accuracy(strategy.eval(bench.test_stream[:t + 1]))
             counts = torch.bincount(torch.tensor(list(policy.buffer.targets)), minlength=info.num_classes)
-            store.append(cell, {"accuracy": accuracy, "experience_accuracy": per_exp,
-                                "seen_classes": order[:(t + 1) * info.num_classes // config.steps],
-                                "memory_class_counts": counts.tolist()},
+            seen = order[:(t + 1) * info.num_classes // config.steps]
+            store.append(cell, {"accuracy": accuracy, "experience_accuracy": per_exp, "seen_classes": seen,
+                                "memory_class_counts": counts.tolist(),
+                                "memory_decoded_per_class": int(counts[seen].max()),
+                                "memory_stored_per_class": config.memory},
                          config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
                          extra={"memory_kind": _describe(memory), "dataset_source": info.source,
-                                "distiller_settings": dict(config.distiller_settings)})
+                                "distiller_settings": dict(config.distiller_settings),
+                                **({"pretrain_classes": sorted(seen)} if pretrained else {})})
             bar.update(1)
     bar.close()
     keys = {cell_key(c) for c in wanted}

@@ -39,7 +39,7 @@ from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
 from harness.registry import Registry, did_you_mean
-from harness.synset import load_synset, sha256_file
+from harness.synset import identity_config, load_synset, sha256_file
 from harness.train import init_model, predict, train_model
 
 TASK = "debias"
@@ -95,7 +95,7 @@ def method_plan(name: str, budget: dict) -> tuple[str, dict, dict]:
     distiller = METHODS.get(name)
     overrides = {**METHOD_DEFAULTS.get(name, {}),
                  **settings_it_has(distiller, {k: v for k, v in budget.items() if v is not None})}
-    return distiller, overrides, asdict(create_distiller(distiller, overrides).config)
+    return distiller, overrides, identity_config(asdict(create_distiller(distiller, overrides).config))
 
 
 def check_settings(methods: tuple[str, ...], settings: dict) -> None:

@@ -1,0 +1,104 @@
+"""NCFM against its sources: the authors' configuration as ``ncfm-official`` and its table, the
+authors' evaluation as the ``ncfm`` protocol, and psi's declared bound on its scales."""
+
+import torch
+import torch.nn.functional as F
+
+from distillers import create_distiller
+from distillers._base import RunContext
+from distillers._discrepancy import ncfd
+from distillers._ncfm_settings import OFFICIAL, PRESET_TABLE
+from distillers.ncfm import MixtureSampler, NCFMConfig
+from harness.augment import cutmix
+from harness.data import load_dataset
+from harness.protocol import PROTOCOLS
+from harness.train import init_model, train_model
+
+
+def test_official_preset_is_the_authors_column_of_the_table():
+    cfg = create_distiller("ncfm-official").config
+    assert {k: getattr(cfg, k) for k in OFFICIAL} == OFFICIAL
+    assert (cfg.num_freqs, cfg.real_batch, cfg.pretrained, cfg.pretrain) == (4096, 1024, 20, "official")
+    assert cfg.psi == "mlp" and cfg.psi_optimizer == "sgd" and cfg.psi_schedule == "class"
+    in_table = {name.strip() for row in PRESET_TABLE for name in row[0].split(",")}
+    settings = {f for f in NCFMConfig.__dataclass_fields__}
+    assert set(OFFICIAL) - {"class_block"} <= in_table <= settings  # every preset value has its row
+    assert all(len(row) == 4 and all(row) for row in PRESET_TABLE)
+
+
+def test_ncfm_protocol_is_the_authors_evaluation_and_runs():
+    p = PROTOCOLS.get("ncfm")
+    assert (p.optimizer, p.lr, p.weight_decay, p.cutmix_p, p.cutmix_beta) == ("adamw", 1e-3, 0.01, 0.5, 1.0)
+    assert p.lr_milestones == (0.2, 0.4, 0.6, 0.8) and p.lr_gamma == 0.5 and p.batch_size == 128
+    assert p.fingerprint() != PROTOCOLS.get("paper").fingerprint()
+    data = load_dataset("mnist-tiny", "train")
+    short = p.for_dataset(data.info).with_overrides(epochs=1)
+    model = train_model(init_model("convnet", data.info, 0, "cpu"), data.normalised(), data.labels, short, 0)
+    assert isinstance(model, torch.nn.Module)
+    assert "flip" not in str(short.augmentation)  # digits: no flip in any part of the chain
+
+
+def test_cutmix_pastes_one_box_and_reports_the_kept_share():
+    x = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 1, 8, 8).contiguous()
+    for seed in range(5):
+        mixed, perm, ratio = cutmix(x, 1.0, torch.Generator().manual_seed(seed))
+        assert sorted(perm.tolist()) == [0, 1, 2, 3] and 0.0 <= ratio <= 1.0
+        for i in range(4):
+            if perm[i] != i:
+                kept = (mixed[i] == x[i]).float().mean().item()
+                assert abs(kept - ratio) < 1e-6
+                assert bool(((mixed[i] == x[i]) | (mixed[i] == x[perm[i]])).all())
+
+
+D, N, K = 64, 64, 256
+CENTRE = F.normalize(torch.randn(D, generator=torch.Generator().manual_seed(5)), dim=0)
+
+
+def one_class(gen):
+    """Unit-norm features of one class (pairwise distance about 0.5, as ConvNet features)."""
+    return F.normalize(CENTRE + 0.4 * torch.randn(N, D, generator=gen) / D**0.5, dim=1)
+
+
+def test_psi_cannot_raise_same_distribution_discrepancy_by_scaling_into_noise():
+    """Ascending NCFD between two samples of ONE distribution can only find noise. Unbounded
+    scales reach the noise floor (NCFD at scale 16, about 0.11 here); bounded ones stay at or below
+    the NCFD at the upper bound on fresh samples."""
+    psi = MixtureSampler(K, D)
+    opt = torch.optim.Adam(psi.parameters(), lr=0.05)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(100):
+        loss = -ncfd(one_class(g), one_class(g), psi(torch.randn(K, D, generator=g)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    h = torch.Generator().manual_seed(2)
+    learnt, at_bound, floor = [], [], []
+    with torch.no_grad():
+        for _ in range(20):
+            x, y, noise = one_class(h), one_class(h), torch.randn(K, D, generator=h)
+            learnt.append(ncfd(x, y, psi(noise)))
+            at_bound.append(ncfd(x, y, 2.0 * noise))
+            floor.append(ncfd(x, y, 16.0 * noise))
+    learnt, at_bound, floor = (torch.stack(v).mean().item() for v in (learnt, at_bound, floor))
+    assert learnt <= at_bound < 0.75 * floor
+
+
+def test_learnt_psi_scales_are_in_the_manifest_within_their_bounds():
+    d = create_distiller("ncfm", {"extractor": "random", "iterations": 3, "real_batch": 8, "num_freqs": 32,
+                                  "psi_lr": 0.5})
+    meta = d.distil(load_dataset("mnist-tiny", "train"), 1, RunContext(progress=False)).meta["psi"]
+    lo, hi = meta["scale_bounds"]
+    q = meta["scale_quantiles"]
+    assert (lo, hi) == (0.5, 2.0) and lo <= q["min"] <= q["median"] <= q["max"] <= hi
+    assert q["min"] < q["max"] and len(meta["component_mean_scale"]) == 32 // 16
+
+
+def test_psi_steps_once_per_class_under_the_authors_schedule():
+    data = load_dataset("mnist-tiny", "train")
+    counts = {}
+    for schedule in ("iteration", "class"):
+        d = create_distiller("ncfm", {"extractor": "random", "iterations": 1, "real_batch": 4, "num_freqs": 32,
+                                      "psi": "mlp", "psi_optimizer": "adam", "psi_schedule": schedule})
+        d.distil(data, 1, RunContext(progress=False))
+        counts[schedule] = int(next(iter(d.psi_optimizer.state.values()))["step"])
+    assert counts == {"iteration": 1, "class": data.info.num_classes}
