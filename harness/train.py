@@ -76,18 +76,26 @@ def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, p
     return model
 
 
+# Test images per no-grad forward: 5,000 MNIST-shaped images through the ConvNet took 20.5 s in
+# chunks of 512 channels_last against 30.4 s in chunks of 1,000 NCHW (2-core AMD EPYC, shared, 2026-12-04).
+TEST_CHUNK = 512
+
+
 @torch.no_grad()
-def predict(model: nn.Module, data: ImageData, batch_size: int = 1000) -> torch.Tensor:
-    """Predicted classes (CPU int64 ``[N]``) of a real split, in eval mode, batch by batch."""
+def predict(model: nn.Module, data: ImageData, batch_size: int = TEST_CHUNK) -> torch.Tensor:
+    """Predicted classes (CPU int64 ``[N]``) of a real split, in eval mode, chunk by chunk, run
+    channels_last (the model is returned to the default layout afterwards)."""
     device = next(model.parameters()).device
-    model.eval()
-    preds = []
-    for index in torch.arange(len(data)).split(batch_size):
-        preds.append(model(data.normalised(index, device)).argmax(1).cpu())
+    model.eval().to(memory_format=torch.channels_last)
+    try:
+        preds = [model(data.normalised(index, device).contiguous(memory_format=torch.channels_last)).argmax(1).cpu()
+                 for index in torch.arange(len(data)).split(batch_size)]
+    finally:
+        model.to(memory_format=torch.contiguous_format)
     return torch.cat(preds)
 
 
-def test_model(model: nn.Module, test: ImageData, batch_size: int = 1000) -> dict:
+def test_model(model: nn.Module, test: ImageData, batch_size: int = TEST_CHUNK) -> dict:
     """Accuracy and per-class accuracy (in %) on a real split."""
     correct = (predict(model, test, batch_size) == test.labels).float()
     per_class = torch.zeros(test.info.num_classes).index_add_(0, test.labels, correct)

@@ -37,3 +37,17 @@ def test_compiled_training_matches_eager(monkeypatch):
         assert torch.allclose(eager, compiled, atol=1e-4, rtol=1e-3), name
     first = init_model("convnet", INFO, 0, "cpu")
     assert not torch.allclose(first.classifier.weight, trained["on"].classifier.weight)  # it did train
+
+
+def test_predict_in_chunks_channels_last_matches_one_plain_forward():
+    from harness.data import ImageData
+    from harness.train import predict
+
+    gen = torch.Generator().manual_seed(1)
+    data = ImageData(torch.randint(0, 256, (40, 1, 12, 12), generator=gen, dtype=torch.uint8),
+                     torch.arange(3).repeat(14)[:40], INFO, "test")
+    model = init_model("convnet", INFO, 0, "cpu").eval()
+    with torch.no_grad():
+        plain = model(data.normalised()).argmax(1)
+    assert torch.equal(predict(model, data, batch_size=16), plain)
+    assert all(p.is_contiguous() for p in model.parameters())  # saved models need the default layout
