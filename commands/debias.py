@@ -25,8 +25,11 @@ def main(argv=None) -> None:
     cli.add_dataset(parser, STAND_IN, imbalance=False)
     parser.add_argument("--ipc", type=cli.POSITIVE, default=10, help="images per class")
     cli.add_seeds(parser, 3, "seeds (distillation and evaluation)")
-    parser.add_argument("--iterations", type=cli.POSITIVE, help="distillation iterations for every iterative method")
-    parser.add_argument("--real-batch", type=cli.POSITIVE, help="real images per class per iteration, every iterative method")
+    parser.add_argument("--iterations", type=cli.POSITIVE, default=DebiasConfig.iterations,
+                        help="distillation iterations for every iterative method (the CPU budget the task's "
+                             "settings were chosen at; a distiller's published budget is e.g. --iterations 20000)")
+    parser.add_argument("--real-batch", type=cli.POSITIVE, default=DebiasConfig.real_batch,
+                        help="real images per class per iteration, every iterative method")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a distiller setting for every method that has it, e.g. --set attribute_weight=10")
     parser.add_argument("--split", default="test", choices=("test", "val"),
