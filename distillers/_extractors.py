@@ -14,6 +14,7 @@ run sees the same network. ``make_extractor(kind, data, ...)`` returns a callabl
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -60,6 +61,15 @@ class HybridExtractor:
         self.net.load_state_dict({name: torch.lerp(final[name], init[name], beta) if final[name].is_floating_point()
                                   else final[name] for name in final})
         return self.net
+
+    @torch.no_grad()
+    def final(self, seed: int, iteration: int) -> nn.Module:
+        """The final weights of the network this iteration draws (NCFM's calibration teacher in
+        the authors' code, which loads it beside the blend: utils/utils.py update_feature_extractor)."""
+        if not hasattr(self, "final_net"):
+            self.final_net = copy.deepcopy(self.net)
+        self.final_net.load_state_dict(self.pairs[self.draw(seed, iteration)[0]][1])
+        return self.final_net
 
     def summary(self, data: ImageData) -> dict:
         """The manifest entry: the recipe, its fingerprint and each network's test accuracy."""

@@ -8,19 +8,48 @@ CFG = "config/ipc10/cifar10.yaml"
 # (setting, paper, authors' code: value (file: key), project default: why)
 PRESET_TABLE = (
     ("iterations", "not given", f"20000 ({CFG}: niter)", "20000: the authors' budget"),
-    ("real_batch", "not given", f"1024 ({CFG}: batch_real; always a class's first 1024 images)",
-     "256: DM's value, a CPU budget; random images each iteration"),
+    ("real_batch", "not given", f"1024 ({CFG}: batch_real)", "256: DM's value, a CPU budget"),
+    ("real_sample", "not given",
+     "'first': a class's first batch_real images, every iteration (data/dataloader.py ClassMemDataLoader."
+     "class_sample(c, batch_real) -> cls_idx[c][:batch_real], asked by condenser/Condenser.py's AsyncLoader)",
+     "'random': a fresh seeded batch per iteration, as DM; the authors' loader reads only the first "
+     "1024 of CIFAR-10's 5000 images per class"),
     ("lr_images", "AdamW (sec. 5.1), lr not given",
      f"0.001 ({CFG}: lr_img 0.01 x lr_scale_adam 0.1; utils/init_script.py), pixels in [0, 1]",
      "0.01 on normalised pixels: faster on short CPU runs"),
+    ("pixel_space", "not given",
+     "yes: images in [0, 1] (uint8 / 255, data/dataloader.py), normalised inside the augmentation "
+     "(utils/diffaug.py diffaug: normalize then DiffAug), clamped to [0, 1] at the start of each "
+     "iteration (condenser/Condenser.py condense), the saved set unclamped",
+     "no: images in the normalised space every task reads; no clamp"),
+    ("image_step", "not given",
+     "'class': optim_img.step() after each class's loss (condenser/compute_loss.py compute_match_loss), "
+     "one AdamW over the one tensor of all classes (condenser/Condenser.py parameters)",
+     "'iteration': one step on the sum over classes, so sharding classes does not change results"),
+    ("init", "real images (sec. 5.1, multi-formation)",
+     "'authors': a class's first ipc x rho^2 images, cell k of stored image i = image k x ipc + i, "
+     "nearest-neighbour downsizing (condenser/Condenser.py load_condensed_data 'mix'; "
+     "condense/condense_script.py --init default 'mix')",
+     "'random': seeded random images, antialiased bilinear tiles (distillers/_formation.py)"),
     ("weight_decay", "not given", f"5e-4 ({CFG}: weight_decay)", "5e-4: the authors'"),
     ("lr_plateau_patience", "not given",
-     "500, x0.5 (condenser/Condenser.py: ReduceLROnPlateau)", "0 (off): runs are far shorter than 500"),
+     "500 (condenser/Condenser.py: ReduceLROnPlateau)", "0 (off): runs are far shorter than 500"),
+    ("lr_plateau_factor", "not given",
+     "0.5 per scheduler; with sampling_net on, condenser/Condenser.py makes a second ReduceLROnPlateau on "
+     "the same image optimiser (scheduler_sampling_net), both step on the same loss, so each plateau "
+     "multiplies the image lr by 0.25", "0.5"),
     ("pretrain", "pretrained + random checkpoints (sec. 4.2.3)",
      f"'official': 60 epochs ({CFG}: pertrain_epochs; pretrain/pretrain_script.py)",
      "'cpu-2epoch': what a CPU can pay for; named so"),
     ("pretrained", "not given", f"20 ({CFG}: model_num, num_premodel)", "0 = the recipe's count (4 for cpu-2epoch)"),
-    ("num_freqs", "1024 (sec. 5.1)", f"4096 ({CFG}: num_freqs)", "1024: the paper's"),
+    ("num_freqs", "1024 (sec. 5.1)",
+     f"4096 ({CFG}: num_freqs) without the sampling net; with it 64: SampleNet's t_batchsize default "
+     "(NCFM/SampleNet.py; condense/condense_script.py passes only feature_dim), 4 MLP rows x 16",
+     "1024: the paper's"),
+    ("frequency_draw", "not given",
+     "'class': fresh frequencies for each class's loss (NCFM/NCFM.py CFLossFunc draws t per call; "
+     "NCFM/SampleNet.py draws its noise per call)",
+     "'iteration': one draw per iteration for every class, so classes can go in blocks"),
     ("alpha", "balances amplitude/phase (eq. 8)", f"0.5 ({CFG}: alpha_for_loss, beta_for_loss 0.5)", "0.5"),
     ("loss_scale", "none", "300 (condenser/compute_loss.py: the CF loss x 300)", "1: Adam(W) is scale-free"),
     ("psi", "scale mixture of Gaussians, M = num_freqs / 16 (sec. 4.2.2)",
@@ -34,18 +63,37 @@ PRESET_TABLE = (
     ("multi_formation", "rho = 2 (sec. 5.1)", f"2 ({CFG}: factor)", "2"),
     ("matching_aug", "DSA (sec. 5.1)", f"color_crop_cutout, all applied ({CFG}: aug_type)",
      "'dsa': the DSA/DM strategy, one family per class"),
-    ("calibration", "not part of the method", f"1, 1 step ({CFG}: calib_weight, iter_calib)",
-     "0: not in the paper; when on, added to the image loss (not a separate step)"),
+    ("calibration", "not part of the method", f"1 ({CFG}: calib_weight)", "0: not in the paper"),
+    ("calibration_steps", "not part of the method",
+     f"1 ({CFG}: iter_calib): after the match loop, iter_calib rounds of an image step per class on "
+     "calib_weight x mean cross-entropy (condenser/compute_loss.py compute_calib_loss; NCFM/NCFM.py cailb_loss)",
+     "0: when calibration is on, calibration x summed cross-entropy is added to the matching loss"),
+    ("calibration_teacher", "not part of the method",
+     "'drawn': the final weights of the iteration's drawn pretrained network (utils/utils.py "
+     "update_feature_extractor loads model_final with the same id)",
+     "'fixed': pretrained network 0, the soft-label teacher"),
     ("normalise_features", "not given", "yes (L2 per sample)", "yes"),
 )
-OFFICIAL = {"iterations": 20000, "real_batch": 1024, "lr_images": 1e-3, "weight_decay": 5e-4,
-            "lr_plateau_patience": 500, "pretrain": "official", "pretrained": 20, "num_freqs": 4096,
-            "alpha": 0.5, "loss_scale": 300.0, "psi": "mlp", "psi_optimizer": "sgd", "psi_lr": 1e-3,
-            "psi_schedule": "class", "class_block": 1, "multi_formation": 2, "matching_aug": "authors",
-            "calibration": 1.0, "normalise_features": True}
-# Not reproduced by ncfm-official (stated, not hidden): images kept in [0, 1] and clamped (here
-# normalised pixels, so lr 1e-3 is a smaller step); the calibration's own image step (here added
-# to the image loss); one AdamW step per class (here one per iteration); the fixed first 1024
-# images per class (here random). psi=none is the shipped configs' setting (sampling_net False);
-# ncfm-official keeps the paper's min-max with the authors' sampler, trained as their code trains it.
-
+OFFICIAL = {"iterations": 20000, "real_batch": 1024, "real_sample": "first", "lr_images": 1e-3, "weight_decay": 5e-4,
+            "pixel_space": True, "image_step": "class", "init": "authors", "lr_plateau_patience": 500,
+            "lr_plateau_factor": 0.25, "pretrain": "official", "pretrained": 20, "num_freqs": 64,
+            "frequency_draw": "class", "alpha": 0.5, "loss_scale": 300.0, "psi": "mlp", "psi_optimizer": "sgd",
+            "psi_lr": 1e-3, "psi_schedule": "class", "class_block": 1, "multi_formation": 2, "matching_aug": "authors",
+            "calibration": 1.0, "calibration_steps": 1, "calibration_teacher": "drawn", "normalise_features": True}
+# What ncfm-official does NOT reproduce, and why (each is the authors' code; none can be a clean setting).
+NOT_REPRODUCED = (
+    "the synthetic batches come from a background thread (condenser/Condenser.py: AsyncLoader over the "
+    "condenser, a queue of 10), so a class's loss may see decoded images computed before earlier image "
+    "steps while its gradient lands on the current tensor; how stale depends on thread timing, so no "
+    "setting can reproduce it (here every loss sees the current images)",
+    "random draws (model choice and beta, augmentation, frequencies, psi's noise) use the same "
+    "distributions from different generators (Python random / the global torch generator there, "
+    "keyed generators here): no run matches theirs draw for draw",
+    "their sampling net is built for 2048 features (condense/condense_script.py SampleNet(feature_dim=2048), "
+    "CIFAR's ConvNet-3); here it takes the extractor's width, so it also runs on 28 x 28 images",
+    "image sizes not divisible by rho: they pad with 0.5 and cut ceil(size / rho) cells "
+    "(condenser/decode.py decode_zoom), here cells are size / rho rounded; 28 and 32 with rho 2 agree",
+    "psi=none with num_freqs 4096 is their shipped configs' setting (sampling_net False); ncfm-official "
+    "keeps the paper's min-max with their sampler on, trained as their code trains it (SGD momentum 0.5, "
+    "one (-loss) step per class; 64 frequencies)",
+)

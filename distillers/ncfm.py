@@ -23,30 +23,30 @@ The min-max game of eq. (4)/(8), for all classes c at once:
 * Multi-formation (sec. 5.1, factor rho = ``multi_formation``, 2 by default, 1 = off): each stored
   image holds a rho x rho grid of crops, decoded by bilinear upsampling to full size; stored
   images start as tiles of rho^2 downsized real images. A: DSA shared by a class's real and
-  decoded synthetic images. Images: AdamW (normalised pixel space).
+  decoded synthetic images. Images: AdamW on normalised pixels, one step per iteration.
 * Optional, off by default and recorded in the manifest when on: soft labels
   softmax(teacher(x) / T) from a pretrained teacher (the final weights of pretrained model 0),
-  and the authors' calibration term (``calibration`` x cross-entropy of that teacher on the
-  augmented decoded images; the authors take a separate image step on it, here it is added to
-  the image loss).
+  and the authors' calibration term (``calibration`` x cross-entropy of a teacher on the
+  augmented decoded images): added to the image loss, or (``calibration_steps`` n > 0) n image
+  steps of its own after the matching (mean over a class's images, as the authors'), teacher
+  network 0 or (``calibration_teacher=drawn``) the final weights of the iteration's drawn network.
+* The authors' code, each a setting ``ncfm-official`` turns on (:mod:`distillers._ncfm_parts`):
+  ``pixel_space`` (images in [0, 1], normalised inside the augmentation, clamped to [0, 1] once
+  at the start of each iteration, so the artifact is the unclamped result of the last steps);
+  ``image_step=class`` (an AdamW step after each class's loss, on the one tensor that holds every
+  class: Adam's moments keep moving, and weight decay shrinks, every class's images at every
+  class's step, and the step count grows by the number of classes per iteration; with classes
+  sharded across processes each process steps its own classes, as the authors' ranks do);
+  ``init=authors``; ``real_sample=first``; ``frequency_draw=class``; ``lr_plateau_factor`` 0.25.
 
 Settings (``PRESET_TABLE`` in :mod:`distillers._ncfm_settings`): the paper's value, the authors'
 code value (gszfwsb/NCFM at de92fb8; config = ``config/ipc10/cifar10.yaml``), the project's
-default and why. ``ncfm-official``
-is the authors' configuration (their column); ``ncfm`` the project's CPU-sized default. The
-pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi scales learnt are
-in every manifest (``pretraining``, ``psi``).
+default and why; what ``ncfm-official`` still does not reproduce is listed there (``NOT_REPRODUCED``).
+``ncfm-official`` is the authors' configuration (their column); ``ncfm`` the project's CPU-sized
+default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
+scales learnt are in every manifest (``pretraining``, ``psi``).
 
-psi's bound (``psi_scale_bounds``, mixture form): features are L2-normalised, so for a mixture
-scale s every projection <t, x> of a feature is N(0, s^2) and that of a difference x - y is
-N(0, s^2 |x - y|^2), |x - y| <= 2 (about 0.5-0.7 between unit-norm ConvNet features of one
-class). With s <= 2 a typical pair's phase difference has a standard deviation of at most about
-1.4 rad, so the empirical CF is a smooth functional of the distribution; for s >> 2 the phases of any two
-samples wrap independently and every empirical CF decays to its 1/sqrt(n) sampling noise, which
-the maximisation could inflate without finding a more informative frequency (same-distribution
-NCFD 0.049 at s = 1, about 0.10 at s >= 3). Below s = 1/2 the phases span under +-1 rad and the CF
-is near its second-order (mean/covariance) expansion. So s = exp(log 1/2 + log 4 * sigmoid(raw))
-lies in [1/2, 2], starting at 1. The authors' MLP form is bounded by its Tanh (|t_d| <= 1).
+psi's bound (``psi_scale_bounds``, mixture form, [1/2, 2]) is argued in :class:`MixtureSampler`.
 
 The artifact holds the DECODED images, so every task consumes it without knowing NCFM: rho^2 x
 ipc full-size images per class (labels repeated). Its ``ipc`` stays the storage budget (ipc
@@ -59,23 +59,24 @@ forward of their decoded synthetic images, the CF of every class and frequency a
 matmuls, one backward), so memory beyond the synthetic set does not grow with the number of
 classes or the IPC; networks and images run channels_last. Every draw (real batch, augmentation, extractor, frequencies) comes
 from (seed, iteration, class) or (seed, iteration) alone: the block size and class sharding
-across processes do not change the result.
+across processes do not change the result (except under ``image_step=class``, above).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from distillers import _ncfm_parts as parts
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext, register_distiller
 from distillers._discrepancy import ncfd, sample_gaussian_frequencies
 from distillers._extractors import make_extractor, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, class_blocks, embed, embed_real, pad_by_group, sample_real, siamese_dsa
+from distillers._ncfm_parts import FREQS_PER_ROW, SAMPLERS, MixtureSampler, MLPSampler
 from distillers._ncfm_settings import OFFICIAL
 from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
@@ -83,12 +84,13 @@ from harness.distributed import all_reduce_gradients
 from harness.errors import HarnessError
 from harness.pretrained import get_recipe, pretrained_model
 
-FREQS_PER_ROW = 16  # frequencies per mixture component / MLP row (paper sec. 5.1; authors' code)
 PSI_KEY, PSI_INIT_KEY = -5, -6  # class slots of mix_seed for psi's noise and initial weights
-PSI_FORMS = ("mixture", "mlp", "none")
-PSI_OPTIMIZERS = ("adam", "sgd")
-PSI_SCHEDULES = ("iteration", "class")
-MATCHING_AUGS = ("dsa", "authors")
+CHOICES = {"psi": ("mixture", "mlp", "none"), "psi_optimizer": ("adam", "sgd"), "psi_schedule": ("iteration", "class"),
+           "matching_aug": ("dsa", "authors"), "init": ("random", "authors"), "real_sample": ("random", "first"),
+           "image_step": ("iteration", "class"), "calibration_teacher": ("fixed", "drawn"),
+           "frequency_draw": ("iteration", "class")}
+CALIB_KEY = -7  # the mix_seed slot of the calibration step's augmentation
+__all__ = ["NCFM", "NCFMConfig", "MixtureSampler", "MLPSampler"]
 # the authors' matching augmentation (aug_type color_crop_cutout, DiffAug batch=True: every family
 # applied, one draw shared by a class's real and synthetic batch)
 AUTHORS_MATCHING_AUG = DSAConfig(strategy="color_crop_cutout", single_family=False)
@@ -113,7 +115,7 @@ class NCFMConfig(IterativeConfig):
     psi_steps: int = 1
     psi_every: int = 1
     psi_schedule: str = "iteration"  # iteration: one psi step per iteration; class: one after each class
-    psi_scale_bounds: tuple = (0.5, 2.0)  # mixture scales s in [lo, hi] (module docstring)
+    psi_scale_bounds: tuple = (0.5, 2.0)  # mixture scales s in [lo, hi] (MixtureSampler)
     loss_scale: float = 1.0
     matching_aug: str = "dsa"
     normalise_features: bool = True
@@ -123,48 +125,17 @@ class NCFMConfig(IterativeConfig):
     soft_labels: bool = False
     soft_temperature: float = 1.0
     calibration: float = 0.0
+    calibration_teacher: str = "fixed"  # fixed: pretrained network 0; drawn: the iteration's network (authors')
+    calibration_steps: int = 0  # 0: calibration added to the image loss; n: its own n image steps per iteration
+    frequency_draw: str = "iteration"  # iteration: one draw for every class; class: a fresh one per class (authors')
+    lr_plateau_factor: float = 0.5  # the image lr's factor on a plateau (lr_plateau_patience > 0)
+    image_step: str = "iteration"  # iteration: one image step per iteration; class: one per class (authors')
+    pixel_space: bool = False  # images kept in [0, 1] pixels, clamped at each iteration's start (authors')
+    init: str = "random"  # random: seeded real images per class; authors: each class's first, their tiling
+    real_sample: str = "random"  # random: a fresh seeded real batch per iteration; first: a class's first images
 
     def __post_init__(self):
         resolve_pool(self)
-
-
-class MixtureSampler(nn.Module):
-    """Scale mixture of zero-mean Gaussians (sec. 4.2.2); ``noise`` [K, D] ~ N(0, I) -> t [K, D].
-
-    Scales s = exp(log lo + (log hi - log lo) * sigmoid(raw)) in ``bounds`` = (lo, hi), starting at 1."""
-
-    def __init__(self, num_freqs: int, dim: int, bounds: tuple = (0.5, 2.0)):
-        super().__init__()
-        lo, hi = bounds
-        if not 0 < lo <= 1 <= hi or lo == hi:
-            raise HarnessError(f"psi_scale_bounds must satisfy 0 < lo <= 1 <= hi, lo < hi; got {bounds}")
-        self.log_lo, self.log_span = math.log(lo), math.log(hi) - math.log(lo)
-        p = min(max(-self.log_lo / self.log_span, 1e-6), 1 - 1e-6)
-        self.raw = nn.Parameter(torch.full((num_freqs // FREQS_PER_ROW, dim), math.log(p / (1 - p))))
-
-    def scales(self) -> torch.Tensor:
-        return (self.log_lo + self.log_span * torch.sigmoid(self.raw)).exp()
-
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        return self.scales().repeat_interleave(FREQS_PER_ROW, 0) * noise
-
-
-class MLPSampler(nn.Module):
-    """The authors' sampling network; uses the first K / 16 rows of ``noise``."""
-
-    def __init__(self, num_freqs: int, dim: int):
-        super().__init__()
-        self.rows = num_freqs // FREQS_PER_ROW
-        layers: list[nn.Module] = []
-        for act in (nn.LeakyReLU(0.2), nn.LeakyReLU(0.2), nn.Tanh()):
-            layers += [nn.Linear(dim, dim), nn.BatchNorm1d(dim), act]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        return self.net(noise[: self.rows]).repeat_interleave(FREQS_PER_ROW, 0)
-
-
-SAMPLERS = {"mixture": MixtureSampler, "mlp": MLPSampler}
 
 
 @register_distiller("ncfm-official", **OFFICIAL)
@@ -184,16 +155,18 @@ class NCFM(IterativeDistiller):
                                  self.pretraining_classes(data))
         self.extractor = make_extractor(cfg.extractor, data, cfg.arch, device=run.device, recipe=self.recipe,
                                         log=run.log)
-        images, self.labels = init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
-        self.images = images.requires_grad_(True)
+        init = parts.authors_init(data, ipc, self.factor, run.device, self.classes) if cfg.init == "authors" else \
+            init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
+        images, self.labels = init
+        self.images = (parts.to_pixels(images, data) if cfg.pixel_space else images).requires_grad_(True)
         self.optimizer = torch.optim.AdamW([self.images], lr=cfg.lr_images, weight_decay=cfg.weight_decay)
         self.scheduler = None if cfg.lr_plateau_patience < 1 else torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=0.5, patience=cfg.lr_plateau_patience)
+            self.optimizer, mode="min", factor=cfg.lr_plateau_factor, patience=cfg.lr_plateau_patience)
         self.dsa = siamese_dsa(data.info, cfg.dsa)
         if cfg.dsa and cfg.matching_aug == "authors":
             self.dsa = AUTHORS_MATCHING_AUG.for_dataset(data.info)
         with torch.no_grad():
-            self.dim = self.extractor(run.seed, 0).embed(self.images[:1]).shape[1]
+            self.dim = self.extractor(run.seed, 0).embed(self.decoded(0, 1)[:1]).shape[1]
         self.psi, self.psi_optimizer = None, None
         if cfg.psi != "none":
             torch.manual_seed(mix_seed(run.seed, PSI_INIT_KEY))
@@ -203,7 +176,7 @@ class NCFM(IterativeDistiller):
                    "sgd": lambda p: torch.optim.SGD(p, lr=cfg.psi_lr, momentum=0.5)}[cfg.psi_optimizer]
             self.psi_optimizer = opt(self.psi.parameters())
         self.teacher = None
-        if cfg.soft_labels or cfg.calibration > 0:
+        if cfg.soft_labels or (cfg.calibration > 0 and cfg.calibration_teacher == "fixed"):
             self.teacher = pretrained_model(data.info.name, cfg.arch, self.recipe.seed, run.device, recipe=self.recipe,
                                             imbalance=data.info.imbalance, log=run.log)
 
@@ -213,29 +186,43 @@ class NCFM(IterativeDistiller):
 
     @staticmethod
     def _check(cfg: NCFMConfig) -> None:
-        for key, value, allowed in (("psi", cfg.psi, PSI_FORMS), ("psi_optimizer", cfg.psi_optimizer, PSI_OPTIMIZERS),
-                                    ("psi_schedule", cfg.psi_schedule, PSI_SCHEDULES),
-                                    ("matching_aug", cfg.matching_aug, MATCHING_AUGS)):
-            if value not in allowed:
-                raise HarnessError(f"unknown {key} '{value}': use one of {', '.join(allowed)}")
+        for key, allowed in CHOICES.items():
+            if getattr(cfg, key) not in allowed:
+                raise HarnessError(f"unknown {key} '{getattr(cfg, key)}': use one of {', '.join(allowed)}")
         if cfg.num_freqs < FREQS_PER_ROW or cfg.num_freqs % FREQS_PER_ROW:
             raise HarnessError(f"num_freqs must be a positive multiple of {FREQS_PER_ROW}, got {cfg.num_freqs}")
-        if min(cfg.multi_formation, cfg.psi_steps, cfg.psi_every) < 1 or cfg.class_block < 0:
-            raise HarnessError("multi_formation, psi_steps and psi_every must be at least 1, class_block at least 0")
+        if min(cfg.multi_formation, cfg.psi_steps, cfg.psi_every) < 1 or min(cfg.class_block, cfg.calibration_steps) < 0:
+            raise HarnessError("multi_formation, psi_steps and psi_every must be at least 1, class_block and "
+                               "calibration_steps at least 0")
+        if cfg.calibration_teacher == "drawn" and cfg.extractor != "hybrid":
+            raise HarnessError("calibration_teacher=drawn takes the hybrid extractor's network: set extractor=hybrid")
+
+    def decoded(self, lo: int, hi: int) -> torch.Tensor:
+        """The decoded images of classes lo..hi (positions in ``self.classes``), normalised."""
+        x = decode(self.images[lo * self.ipc:hi * self.ipc], self.factor)
+        return parts.from_pixels(x, self.data) if self.config.pixel_space else x
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         return F.normalize(z, dim=1) if self.config.normalise_features else z
 
-    def frequencies(self, iteration: int, step: int = 0) -> torch.Tensor:
-        """t [num_freqs, D] for this (seed, iteration, psi step): psi(noise), or the noise itself."""
-        gen = torch.Generator().manual_seed(mix_seed(self.run.seed, iteration, PSI_KEY, step))
+    def frequencies(self, iteration: int, step: int = 0, block: tuple = ()) -> torch.Tensor:
+        """t [num_freqs, D] for this (seed, iteration, psi step), and under frequency_draw=class for
+        the class of ``block`` too: psi(noise), or the noise itself."""
+        per_class = self.config.frequency_draw == "class" and block
+        keys = (step, self.classes[block[0]]) if per_class else (step,)
+        gen = torch.Generator().manual_seed(mix_seed(self.run.seed, iteration, PSI_KEY, *keys))
         noise = sample_gaussian_frequencies(self.config.num_freqs, self.dim, generator=gen).to(self.run.device)
         return noise if self.psi is None else self.psi(noise)
 
     def blocks(self) -> list[tuple[int, int]]:
-        """Class blocks (``class_block``, 0 = by decoded size); one class each under psi_schedule=class."""
-        size = 1 if self.psi is not None and self.config.psi_schedule == "class" else self.config.class_block
-        return class_blocks(len(self.classes), self.ipc * self.factor**2, size)
+        """Class blocks (``class_block``, 0 = by decoded size); one class each under ``per_class``."""
+        return class_blocks(len(self.classes), self.ipc * self.factor**2, 1 if self.per_class() else self.config.class_block)
+
+    def per_class(self) -> bool:
+        """Whether classes go one by one (the authors' loop): image_step, psi_schedule or frequency_draw=class."""
+        cfg = self.config
+        psi_class = self.psi is not None and cfg.psi_schedule == "class"
+        return cfg.image_step == "class" or cfg.frequency_draw == "class" or psi_class
 
     def matching_pass(self, net: nn.Module, index: torch.Tensor, group: torch.Tensor, iteration: int,
                       t: torch.Tensor, image_grad: bool, blocks=None) -> tuple[float, torch.Tensor | None]:
@@ -258,49 +245,102 @@ class NCFM(IterativeDistiller):
                 real, weights = pad_by_group(real, b_group.to(run.device), hi - lo)
             with torch.set_grad_enabled(image_grad):
                 syn_group = torch.arange(hi - lo, device=run.device).repeat_interleave(per_class)
-                syn_images = aug(decode(self.images[lo * self.ipc:hi * self.ipc], self.factor), syn_group)
+                syn_images = aug(self.decoded(lo, hi), syn_group)
                 syn = self.features(embed(net, syn_images)).view(hi - lo, per_class, -1)
             loss = cfg.loss_scale * ncfd(real, syn, t_leaf, cfg.alpha, x_weights=weights).sum()
             total += loss.item()
-            if image_grad and cfg.calibration > 0:
+            if image_grad and cfg.calibration > 0 and cfg.calibration_steps == 0:
                 labels = torch.tensor(classes, device=run.device).repeat_interleave(per_class)
-                loss = loss + cfg.calibration * F.cross_entropy(self.teacher(syn_images), labels, reduction="sum")
+                loss = loss + cfg.calibration * F.cross_entropy(self.calibration_net(iteration)(syn_images), labels,
+                                                             reduction="sum")
             if loss.requires_grad:
                 loss.backward()
         return total, t_leaf.grad
 
-    def psi_ascent(self, t: torch.Tensor, t_grad: torch.Tensor) -> None:
-        """One step of psi up the discrepancy (the max of eq. 4), through t = psi(noise)."""
-        self.psi_optimizer.zero_grad(set_to_none=True)
+    def psi_ascent(self, t: torch.Tensor, t_grad: torch.Tensor, step: bool = True) -> None:
+        """psi up the discrepancy (the max of eq. 4), through t = psi(noise): accumulate its gradient
+        and (``step``) take the step."""
         t.backward(-t_grad)
-        all_reduce_gradients(self.psi.parameters())
-        self.psi_optimizer.step()
+        if step:
+            all_reduce_gradients(self.psi.parameters())
+            self.psi_optimizer.step()
+            self.psi_optimizer.zero_grad(set_to_none=True)
+
+    def calibration_net(self, iteration: int) -> nn.Module:
+        """The calibration teacher (``calibration_teacher``)."""
+        drawn = self.config.calibration_teacher == "drawn"
+        return self.extractor.final(self.run.seed, iteration) if drawn else self.teacher
+
+    def real_batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(indices, class positions) of this iteration's real images (``real_sample``)."""
+        cfg = self.config
+        if cfg.real_sample == "first":
+            return parts.first_real(self.by_class, self.classes, cfg.real_batch)
+        return sample_real(self.data, self.by_class, self.classes, cfg.real_batch, self.run.seed, iteration)
 
     def step(self, iteration: int) -> float:
         cfg, run = self.config, self.run
+        if cfg.pixel_space:  # the authors clamp once, before the iteration's steps (condenser/Condenser.py)
+            with torch.no_grad():
+                self.images.clamp_(0.0, 1.0)
         net = self.extractor(run.seed, iteration)
-        index, group = sample_real(self.data, self.by_class, self.classes, cfg.real_batch, run.seed, iteration)
+        index, group = self.real_batch(iteration)
         update_psi = self.psi is not None and iteration % cfg.psi_every == 0
         for s in range(1, cfg.psi_steps if update_psi else 1):
             t = self.frequencies(iteration, s)
             self.psi_ascent(t, self.matching_pass(net, index, group, iteration, t, image_grad=False)[1])
         self.optimizer.zero_grad(set_to_none=True)
-        if update_psi and cfg.psi_schedule == "class":  # the authors' order: per class, match then psi step
-            loss = 0.0
-            for block in self.blocks():
-                t = self.frequencies(iteration)
-                part, t_grad = self.matching_pass(net, index, group, iteration, t, True, [block])
-                self.psi_ascent(t, t_grad)
+        if self.per_class():  # the authors' order: per class, match then step
+            loss, blocks = 0.0, self.blocks()
+            for n, block in enumerate(blocks):
+                t = self.frequencies(iteration, block=block)
+                part, grad = self.matching_pass(net, index, group, iteration, t, True, [block])
                 loss += part
+                if update_psi:  # a step per class, or one after the last class
+                    self.psi_ascent(t, grad, step=cfg.psi_schedule == "class" or n == len(blocks) - 1)
+                if cfg.image_step == "class":  # AdamW on the whole tensor: every class's moments move
+                    self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
         else:
             t = self.frequencies(iteration)
             loss, t_grad = self.matching_pass(net, index, group, iteration, t, image_grad=True)
             if update_psi:
                 self.psi_ascent(t, t_grad)
-        self.optimizer.step()
+        if cfg.image_step == "iteration":
+            self.optimizer.step()
+        if cfg.calibration > 0 and cfg.calibration_steps > 0:
+            loss += self.calibration_pass(iteration)
         if self.scheduler is not None:
             self.scheduler.step(loss)
         return loss
+
+    def calibration_pass(self, iteration: int) -> float:
+        """The authors' calibration (condenser/compute_loss.py compute_calib_loss, after the match
+        loop): ``calibration_steps`` rounds of ``calibration`` x mean cross-entropy of the teacher on
+        the augmented decoded images, an image step per class (``image_step=class``) or per round."""
+        cfg, run = self.config, self.run
+        per_class = self.ipc * self.factor**2
+        blocks = class_blocks(len(self.classes), per_class, 1 if cfg.image_step == "class" else len(self.classes))
+        teacher = self.calibration_net(iteration)
+        total = 0.0
+        for r in range(cfg.calibration_steps):
+            self.optimizer.zero_grad(set_to_none=True)
+            for lo, hi in blocks:
+                classes = self.classes[lo:hi]
+                group = torch.arange(hi - lo, device=run.device).repeat_interleave(per_class)
+                x = class_augment(self.decoded(lo, hi), group, self.dsa, mix_seed(run.seed, CALIB_KEY, r), iteration,
+                                  classes)
+                labels = torch.tensor(classes, device=run.device).repeat_interleave(per_class)
+                losses = F.cross_entropy(teacher(x), labels, reduction="none").view(hi - lo, per_class)
+                loss = cfg.calibration * losses.mean(1).sum()
+                loss.backward()
+                total += loss.item()
+                if cfg.image_step == "class":
+                    self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+            if cfg.image_step == "iteration":
+                self.optimizer.step()
+        return total
 
     def state(self) -> dict:
         state = super().state()
@@ -328,30 +368,26 @@ class NCFM(IterativeDistiller):
                                               f"recipe {self.recipe.name})",
                                    "temperature": cfg.soft_temperature}
         if cfg.calibration > 0:
-            meta["calibration"] = {"teacher": f"pretrained {cfg.arch} seed {self.recipe.seed} (final weights, "
-                                              f"recipe {self.recipe.name})",
-                                   "weight": cfg.calibration}
+            teacher = f"pretrained {cfg.arch} seed {self.recipe.seed}" if cfg.calibration_teacher == "fixed" else \
+                "the pretrained network the hybrid extractor draws each iteration"
+            meta["calibration"] = {"teacher": f"{teacher} (final weights, recipe {self.recipe.name})",
+                                   "weight": cfg.calibration,
+                                   "step": f"{cfg.calibration_steps} own image step(s) per iteration"
+                                   if cfg.calibration_steps else "added to the matching loss"}
         return meta
 
     def psi_meta(self) -> dict:
-        """psi's form; for the mixture its bounds, the quantiles of the learnt scales, the share at
-        either bound (within 1%) and each component's mean scale."""
+        """psi's form; for the mixture its learnt scales (:func:`distillers._ncfm_parts.mixture_meta`)."""
         if not isinstance(self.psi, MixtureSampler):
             return {"form": self.config.psi}
-        with torch.no_grad():
-            s = self.psi.scales().detach().float().cpu()
-        lo, hi = self.config.psi_scale_bounds
-        q = torch.quantile(s.flatten(), torch.tensor([0.0, 0.1, 0.5, 0.9, 1.0]))
-        return {"form": "mixture", "scale_bounds": [lo, hi],
-                "scale_quantiles": dict(zip(["min", "q10", "median", "q90", "max"], q.tolist())),
-                "share_at_upper_bound": (s >= hi * 0.99).float().mean().item(),
-                "share_at_lower_bound": (s <= lo * 1.01).float().mean().item(),
-                "component_mean_scale": s.mean(1).tolist()}
+        return parts.mixture_meta(self.psi, self.config.psi_scale_bounds)
 
     def synset(self, images, labels, data, ipc, run, warnings=(), **meta):
         """The artifact: decoded images, labels repeated, soft labels when asked for."""
         with torch.no_grad():
             decoded, labels = decoded_set(images, labels, self.factor)
+            if self.config.pixel_space:  # not clamped: the authors save the images after the last steps
+                decoded = parts.from_pixels(decoded, data)
             soft = None
             if self.config.soft_labels:
                 logits = torch.cat([self.teacher(x) for x in decoded.split(256)])

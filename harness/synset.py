@@ -54,7 +54,9 @@ class SyntheticSet:
 # had before. psi_scale_bounds counts only for the mixture psi (the only one with scales).
 LATER_SETTINGS = {"pretrain": "cpu-2epoch", "critic_pretrain": "cpu-2epoch", "critic_pretrain_images": 0,
                   "pretrain_classes": (), "class_alpha": "logistic", "psi_schedule": "iteration", "loss_scale": 1.0,
-                  "matching_aug": "dsa", "lr_plateau_patience": 0}
+                  "matching_aug": "dsa", "lr_plateau_patience": 0, "calibration_steps": 0, "image_step": "iteration",
+                  "pixel_space": False, "init": "random", "real_sample": "random", "calibration_teacher": "fixed",
+                  "frequency_draw": "iteration", "lr_plateau_factor": 0.5}
 
 
 def identity_config(config: dict) -> dict:

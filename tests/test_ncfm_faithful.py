@@ -18,7 +18,7 @@ from harness.train import init_model, train_model
 def test_official_preset_is_the_authors_column_of_the_table():
     cfg = create_distiller("ncfm-official").config
     assert {k: getattr(cfg, k) for k in OFFICIAL} == OFFICIAL
-    assert (cfg.num_freqs, cfg.real_batch, cfg.pretrained, cfg.pretrain) == (4096, 1024, 20, "official")
+    assert (cfg.num_freqs, cfg.real_batch, cfg.pretrained, cfg.pretrain) == (64, 1024, 20, "official")
     assert cfg.psi == "mlp" and cfg.psi_optimizer == "sgd" and cfg.psi_schedule == "class"
     in_table = {name.strip() for row in PRESET_TABLE for name in row[0].split(",")}
     settings = {f for f in NCFMConfig.__dataclass_fields__}
