@@ -1,7 +1,7 @@
 """NCFM's settings against their sources (:mod:`distillers.ncfm`): for every setting the paper's
 value, the NCFM authors' code value (gszfwsb/NCFM at de92fb8, file and key) and the project's
 default with its reason (``PRESET_TABLE``), and the authors' configuration (``OFFICIAL``, the
-``ncfm-official`` variant)."""
+``ncfm-official`` variant; ``OFFICIAL_PSI``, ``ncfm-official-psi``, the same with their sampling net on)."""
 
 CFG = "config/ipc10/cifar10.yaml"
 
@@ -74,12 +74,16 @@ PRESET_TABLE = (
      "'fixed': pretrained network 0, the soft-label teacher"),
     ("normalise_features", "not given", "yes (L2 per sample)", "yes"),
 )
+# The authors' shipped configuration (every config/*.yaml: sampling_net False, num_freqs 4096): ncfm-official.
 OFFICIAL = {"iterations": 20000, "real_batch": 1024, "real_sample": "first", "lr_images": 1e-3, "weight_decay": 5e-4,
             "pixel_space": True, "image_step": "class", "init": "authors", "lr_plateau_patience": 500,
-            "lr_plateau_factor": 0.25, "pretrain": "official", "pretrained": 20, "num_freqs": 64,
-            "frequency_draw": "class", "alpha": 0.5, "loss_scale": 300.0, "psi": "mlp", "psi_optimizer": "sgd",
-            "psi_lr": 1e-3, "psi_schedule": "class", "class_block": 1, "multi_formation": 2, "matching_aug": "authors",
-            "calibration": 1.0, "calibration_steps": 1, "calibration_teacher": "drawn", "normalise_features": True}
+            "lr_plateau_factor": 0.5, "pretrain": "official", "pretrained": 20, "num_freqs": 4096,
+            "frequency_draw": "class", "alpha": 0.5, "loss_scale": 300.0, "psi": "none", "class_block": 1,
+            "multi_formation": 2, "matching_aug": "authors", "calibration": 1.0, "calibration_steps": 1,
+            "calibration_teacher": "drawn", "normalise_features": True}
+# Their code with the sampling net switched on (sampling_net True; the paper's min-max): ncfm-official-psi.
+OFFICIAL_PSI = {**OFFICIAL, "psi": "mlp", "psi_optimizer": "sgd", "psi_lr": 1e-3, "psi_schedule": "class",
+                "num_freqs": 64, "lr_plateau_factor": 0.25}
 # What ncfm-official does NOT reproduce, and why (each is the authors' code; none can be a clean setting).
 NOT_REPRODUCED = (
     "the synthetic batches come from a background thread (condenser/Condenser.py: AsyncLoader over the "
@@ -93,7 +97,4 @@ NOT_REPRODUCED = (
     "CIFAR's ConvNet-3); here it takes the extractor's width, so it also runs on 28 x 28 images",
     "image sizes not divisible by rho: they pad with 0.5 and cut ceil(size / rho) cells "
     "(condenser/decode.py decode_zoom), here cells are size / rho rounded; 28 and 32 with rho 2 agree",
-    "psi=none with num_freqs 4096 is their shipped configs' setting (sampling_net False); ncfm-official "
-    "keeps the paper's min-max with their sampler on, trained as their code trains it (SGD momentum 0.5, "
-    "one (-loss) step per class; 64 frequencies)",
 )

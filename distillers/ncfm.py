@@ -42,8 +42,9 @@ The min-max game of eq. (4)/(8), for all classes c at once:
 Settings (``PRESET_TABLE`` in :mod:`distillers._ncfm_settings`): the paper's value, the authors'
 code value (gszfwsb/NCFM at de92fb8; config = ``config/ipc10/cifar10.yaml``), the project's
 default and why; what ``ncfm-official`` still does not reproduce is listed there (``NOT_REPRODUCED``).
-``ncfm-official`` is the authors' configuration (their column); ``ncfm`` the project's CPU-sized
-default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
+``ncfm-official`` is the authors' shipped configuration (their column: no sampling net, 4,096
+frequencies), ``ncfm-official-psi`` the same with their sampling net trained as their code trains
+it; ``ncfm`` the project's CPU-sized default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
 scales learnt are in every manifest (``pretraining``, ``psi``).
 
 psi's bound (``psi_scale_bounds``, mixture form, [1/2, 2]) is argued in :class:`MixtureSampler`.
@@ -77,7 +78,7 @@ from distillers._extractors import make_extractor, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, class_blocks, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from distillers._ncfm_parts import FREQS_PER_ROW, SAMPLERS, MixtureSampler, MLPSampler
-from distillers._ncfm_settings import OFFICIAL
+from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI
 from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
@@ -138,6 +139,7 @@ class NCFMConfig(IterativeConfig):
         resolve_pool(self)
 
 
+@register_distiller("ncfm-official-psi", **OFFICIAL_PSI)
 @register_distiller("ncfm-official", **OFFICIAL)
 @register_distiller("ncfm-nopsi", psi="none")
 @register_distiller("ncfm")

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from distillers import create_distiller
 from distillers._base import RunContext
 from distillers._discrepancy import ncfd
-from distillers._ncfm_settings import OFFICIAL, PRESET_TABLE
+from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI, PRESET_TABLE
 from distillers.ncfm import MixtureSampler, NCFMConfig
 from harness.augment import cutmix
 from harness.data import load_dataset
@@ -18,11 +18,13 @@ from harness.train import init_model, train_model
 def test_official_preset_is_the_authors_column_of_the_table():
     cfg = create_distiller("ncfm-official").config
     assert {k: getattr(cfg, k) for k in OFFICIAL} == OFFICIAL
-    assert (cfg.num_freqs, cfg.real_batch, cfg.pretrained, cfg.pretrain) == (64, 1024, 20, "official")
-    assert cfg.psi == "mlp" and cfg.psi_optimizer == "sgd" and cfg.psi_schedule == "class"
+    assert (cfg.num_freqs, cfg.real_batch, cfg.pretrained, cfg.pretrain, cfg.psi) == (4096, 1024, 20, "official", "none")
+    with_psi = create_distiller("ncfm-official-psi").config
+    assert {k: getattr(with_psi, k) for k in OFFICIAL_PSI} == OFFICIAL_PSI
+    assert (with_psi.psi, with_psi.psi_optimizer, with_psi.psi_schedule, with_psi.num_freqs) == ("mlp", "sgd", "class", 64)
     in_table = {name.strip() for row in PRESET_TABLE for name in row[0].split(",")}
     settings = {f for f in NCFMConfig.__dataclass_fields__}
-    assert set(OFFICIAL) - {"class_block"} <= in_table <= settings  # every preset value has its row
+    assert set(OFFICIAL_PSI) - {"class_block"} <= in_table <= settings  # every preset value has its row
     assert all(len(row) == 4 and all(row) for row in PRESET_TABLE)
 
 
