@@ -3,7 +3,8 @@
 Cross-architecture transfer (``make transfer DISTILLER=...``): distils (or reuses the identical
 cached artifact), trains each architecture of the profile for N seeds on the distilled set and on
 the same-size random real subset, prints accuracy (mean, std, 95% interval) and the paired gain
-over random, and writes a markdown and an HTML report of this run. Rerunning skips finished
+over random (with ``--references N``, also each architecture on real data: a random subset at 10x
+the IPC and the full training split for ``--full-epochs``), and writes a markdown and an HTML report of this run. Rerunning skips finished
 (set, architecture, seed) cells.
 
 A profile is an evaluation protocol plus a distillation budget plus default architectures:

@@ -5,16 +5,17 @@
 there): torchvision's layout of 2-2-2-2 basic blocks (64-128-256-512), but a 3x3 stride-1 stem
 without max-pool (CIFAR style, the input's own resolution: 28x28 ends at 4x4) and **instance
 norm** (GroupNorm(C, C), affine) in place of batch norm, PyTorch's default initialisation.
-``resnet18bn`` is the same network with batch norm (DC's ``ResNet18BN``). The batch-norm
-ResNet-18 (timm's, CIFAR stem) stayed near chance on 10 MNIST images per class (29% after 50
-epochs, 32% after 100), as batch statistics of one 100-image batch do; see the transfer README.
+``resnet18bn`` is the same network with batch norm (DC's ``ResNet18BN``). On a random MNIST
+subset of 10 images per class (seed 0, the SGD recipe cut to 100 epochs) timm's batch-norm
+ResNet-18 with the same stem reached 32.25%, this one 81.50%.
 
 ``vit``: DC-Bench's ViT (the vit-pytorch layout it uses): patch 4 at the input's own resolution,
 width 512, 6 blocks of 8 heads x 64, MLP width 512, dropout 0.1 after the embedding and inside
 the blocks, class token, built from timm's ``VisionTransformer`` and initialised as DC-Bench's is
-(PyTorch's default layer init, position embedding and class token N(0, 1)). timm's own ViT-Tiny
-init (truncated normal, std 0.02) is made for AdamW; under the SGD lr 0.01 recipe of every
-protocol here it stayed near chance (23-25% on 10 MNIST images per class after 50-100 epochs).
+(PyTorch's default layer init, position embedding and class token N(0, 1)). timm's ViT-Tiny
+(truncated-normal std-0.02 init, made for AdamW) reached 24.82% on the subset above, this one
+30.35%: it learns under the SGD recipe every protocol uses, but slowly (as in DC-Bench, where
+ViT trails ConvNet on random CIFAR-10 subsets).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ through the same decoder) and ``random-decoded`` (random real images at its deco
 architecture, seed) in ``<output>/records/transfer.jsonl``; finished cells are skipped on rerun.
 The gain over random is the paired (same seed) difference, with a Student-t 95% interval.
 
-A profile fixes the evaluation protocol, the distillation budget and the default architectures
-(see :data:`PROFILES`).
+A profile fixes the evaluation protocol, the distillation budget, the default architectures and the
+reference rows on real data (see :data:`PROFILES` and :mod:`tasks.transfer.references`).
 """
 
 from __future__ import annotations
