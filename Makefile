@@ -8,6 +8,7 @@ SEEDS     ?= 3
 PROFILE   ?= quick
 DEVICE    ?= auto
 ARCHS     ?=
+REFERENCES ?=
 
 .PHONY: setup test test-all transfer report bench clean
 
@@ -28,7 +29,8 @@ test-all: setup
 
 transfer: setup
 	$(PY) -m harness.transfer --distiller $(DISTILLER) --dataset $(DATASET) --ipc $(IPC) --seeds $(SEEDS) \
-		--profile $(PROFILE) --device $(DEVICE) $(if $(ARCHS),--archs $(ARCHS))
+		--profile $(PROFILE) --device $(DEVICE) $(if $(ARCHS),--archs $(ARCHS)) \
+		$(if $(REFERENCES),--references $(REFERENCES))
 
 report: setup
 	$(PY) -m harness.report

@@ -3,7 +3,8 @@
 Cross-architecture transfer (``make transfer DISTILLER=...``): distils (or reuses the identical
 cached artifact), trains each architecture of the profile for N seeds on the distilled set and on
 the same-size random real subset, prints accuracy (mean, std, 95% interval) and the paired gain
-over random, and writes a markdown and an HTML report of this run. Rerunning skips finished
+over random (with ``--references N``, also each architecture on real data: a random subset at 10x
+the IPC and the full training split for ``--full-epochs``), and writes a markdown and an HTML report of this run. Rerunning skips finished
 (set, architecture, seed) cells.
 
 A profile is an evaluation protocol plus a distillation budget plus default architectures:
@@ -17,7 +18,7 @@ from commands import _common as cli
 from harness.data import DEFAULT_DATASET
 from harness.errors import HarnessError
 
-WRITES = ("writes: records to <output>/records/transfer.jsonl, the sets under <output>/synsets/, and "
+WRITES = ("writes: records to <output>/records/transfer.jsonl (reference rows: transfer-reference.jsonl), the sets under <output>/synsets/, and "
           "<output>/reports/transfer-<dataset>-<distiller>-ipc<K>-<profile>/report.md and report.html")
 DEFAULT_DISTILLER = "dm"
 
@@ -38,6 +39,12 @@ def main(argv=None) -> None:
     cli.add_seeds(parser, 3)
     parser.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES)}")
     parser.add_argument("--archs", help="comma-separated architectures (default: the profile's)")
+    parser.add_argument("--references", type=cli.whole_number(0), default=None,
+                        help="seeds of the reference rows on real data (a random subset at 10x the IPC under the "
+                             "same protocol, and the full training split for --full-epochs); 0 for none "
+                             "(default: the profile's)")
+    parser.add_argument("--full-epochs", type=cli.POSITIVE, default=None,
+                        help="epochs of the full-training-split reference row (default: the profile's)")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
     if args.distiller and args.synset:
@@ -50,7 +57,9 @@ def main(argv=None) -> None:
     cli.use_output(args.output)
     config = TransferConfig(distiller=distiller, synset=args.synset, dataset=args.dataset, ipc=args.ipc,
                             archs=archs, seeds=args.seeds, protocol=profile.protocol,
-                            distill_budget=profile.distill_budget, **cli.run_settings(args))
+                            distill_budget=profile.distill_budget,
+                            references=profile.references if args.references is None else args.references,
+                            full_epochs=args.full_epochs or profile.full_epochs, **cli.run_settings(args))
     what = distiller if args.synset is None else args.synset
     records = cli.run_task(TASK, config, f"\ntransfer of {what}", (
         f"profile {args.profile}, {config.protocol.epochs} epochs, distillation budget "

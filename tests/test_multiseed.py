@@ -45,6 +45,6 @@ def test_final_accuracies_close_to_one_at_a_time():
 def test_batch_norm_and_cpu_fall_back_to_one_model_at_a_time():
     info = load_dataset("mnist-tiny", "test").info
     assert can_batch("convnet", info, "cpu")
-    assert not can_batch("resnet18", info, "cpu")
-    assert seed_groups("resnet18", info, [0, 1], "cpu") == [[0], [1]]
+    assert not can_batch("resnet18bn", info, "cpu")
+    assert seed_groups("resnet18bn", info, [0, 1], "cpu") == [[0], [1]]
     assert seed_groups("convnet", info, [0, 1], "cpu") == [[0], [1]]  # slower than one at a time on CPU

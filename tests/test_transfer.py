@@ -92,3 +92,41 @@ def test_a_multi_formation_set_is_compared_at_equal_storage_and_equal_decoded_co
     assert set(by_set) == {"ncfm", "random", "random-packed", "random-decoded"}
     assert {k: r["extra"]["images_per_class"] for k, r in by_set.items()} == {
         "ncfm": 4, "random": 1, "random-packed": 4, "random-decoded": 4}
+
+
+def test_reference_rows_are_computed_from_real_data_and_reported_apart():
+    from dataclasses import replace
+
+    from harness.data import load_dataset
+    from harness.synset import load_synset
+    from tasks.transfer.report import section
+
+    config = replace(CONFIG, distiller="random", archs=("mlp",), seeds=1, ipc=1, references=1, full_epochs=1,
+                     protocol=CONFIG.protocol.with_overrides(epochs=2))
+    records = run(config, log=lambda _: None)
+    refs = {r["reference"]: r for r in records if r["task"] == "transfer-reference"}
+    assert set(refs) == {"random-10x", "full-train"}
+    assert all(r["arch"] == "mlp" and 0 <= r["metrics"]["accuracy"] <= 100 for r in refs.values())
+    train = load_dataset("mnist-tiny", "train")
+    real = train.normalised().flatten(1)
+
+    sample = refs["random-10x"]  # a random real subset at 10x the IPC, under the sets' own protocol
+    assert sample["ipc"] == 10 and sample["extra"]["images_per_class"] == 10 and sample["reference_for_ipc"] == 1
+    assert sample["protocol_fingerprint"] == next(r for r in records if r["task"] == "transfer")["protocol_fingerprint"]
+    path = next((records_path("x").parent.parent / "synsets" / "mnist-tiny" / "random").glob("ipc10-*.safetensors"))
+    subset = load_synset(path)
+    assert subset.meta["sha256"] == sample["synset_sha256"] and len(subset.images) == 100
+    distance = (subset.images.flatten(1)[:, None] - real[None]).abs().amax(-1).min(1).values
+    assert distance.max() < 1e-5  # every image is a training image, not a synthetic one
+
+    full = refs["full-train"]  # the whole training split, the same recipe for the named epochs
+    assert full["extra"]["images_per_class"] == train.class_counts() and full["extra"]["epochs"] == 1
+    assert full["protocol"]["epochs"] == 1 and full["protocol_name"] == "smoke-full1"
+
+    sec = section(records_frame(records))
+    ref_tables = [t for t in sec.blocks if getattr(t, "caption", "").startswith("Reference rows")]
+    assert len(ref_tables) == 1
+    assert [row[0] for row in ref_tables[0].rows] == ["real: full training split (smoke-full1)",
+                                                      "real: random 10/class (smoke)"]
+    others = [t for t in sec.blocks if hasattr(t, "rows") and t not in ref_tables]
+    assert others and not any("real:" in row[0] for t in others for row in t.rows)  # never pooled with the sets

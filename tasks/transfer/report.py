@@ -4,7 +4,8 @@ Records read (``task`` "transfer"): ``distiller``, ``dataset``, [``imbalance``],
 ``seed``, ``protocol_name``, ``protocol_fingerprint``, ``metric.accuracy`` (%). The random-subset
 baseline is a row with ``distiller`` "random" and the same cell otherwise; the gain over it is
 paired by seed (:func:`reports.collate.accuracy_summary`, the one computation the console table
-and the report share).
+and the report share). Reference rows (task ``transfer-reference``, :mod:`tasks.transfer.references`)
+get their own table per dataset, never pooled with the sets or their gains.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from reports import collate as C
 from reports.blocks import (
     Figure,
     Section,
+    Table,
     accuracy_columns,
     comparison_section,
+    fmt_interval,
     protocol_caption,
     slug,
     wide_table,
 )
 from reports.figures import ACCURACY, to_png
+from tasks.transfer.references import KINDS, REFERENCE_TASK
 
 TASKS = ("transfer",)
 CONTROLS = {"random": "random real images, the stored count (IPC per class)",
@@ -45,11 +49,30 @@ def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
     return to_png(fig)
 
 
+def reference_label(r) -> str:
+    """What a reference row trained on, and under which protocol."""
+    if r["distiller"] == C.RANDOM:
+        return f"real: random {r['ipc']}/class ({r['protocol_name']})"
+    return f"real: full training split ({r['protocol_name']})"
+
+
+def reference_tables(records: pd.DataFrame) -> list[Table]:
+    """One table per dataset: each reference row's accuracy per architecture."""
+    summary = C.accuracy_summary(records, tasks=(REFERENCE_TASK,))
+    if summary.empty:
+        return []
+    summary = summary.assign(row=[reference_label(r) for _, r in summary.iterrows()])
+    return [wide_table(f"Reference rows, real {label} data: what each architecture reaches", part, "row",
+                       [(": accuracy (%)", "mean", fmt_interval)], lambda r: r["arch"], "real data")
+            for label, part in summary.groupby("dataset_label", sort=False)]
+
 
 def section(records: pd.DataFrame) -> Section | None:
     summary = C.accuracy_summary(records, tasks=TASKS)
+    references = reference_tables(records)
     if summary.empty:
-        return None
+        return Section("transfer", "Cross-architecture transfer", "Reference rows only.", blocks=references) \
+            if references else None
     s = comparison_section("transfer", "Cross-architecture transfer",
                            "Each synthetic set trained on every architecture under one protocol; heatmap of mean test "
                            "accuracy (%), table with intervals and the paired gain over the same-size random subset.",
@@ -63,5 +86,9 @@ def section(records: pd.DataFrame) -> Section | None:
         s.blocks.append(wide_table(f"Transfer: {where}", part, "distiller", accuracy_columns(part, s.notes, where),
                                    lambda r: r["arch"],
                                    "distiller"))
+    if references:
+        s.notes.append("Reference rows (own table, not distilled sets): " + "; ".join(
+            f"{k}: {v}" for k, v in KINDS.items()) + ".")
+        s.blocks += references
     return s
 
