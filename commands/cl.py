@@ -33,7 +33,7 @@ def main(argv=None) -> None:
     parser.add_argument("--distillers", default="dm", help=f"comma-separated, from: {', '.join(DISTILLERS.names())}")
     parser.add_argument("--baselines", default=",".join(BASELINES),
                         help=f"comma-separated, from: {', '.join(BASELINES)} (empty for none)")
-    parser.add_argument("--memory", type=cli.POSITIVE, default=20, help="images per seen class")
+    parser.add_argument("--memory", type=cli.POSITIVE, default=CLConfig.memory, help="stored images per seen class")
     parser.add_argument("--steps", type=cli.POSITIVE, default=5, help="experiences; the classes are split evenly")
     cli.add_seeds(parser, 3, "seeds (class order, memory, model)")
     parser.add_argument("--iterations", type=cli.POSITIVE,

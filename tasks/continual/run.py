@@ -65,7 +65,7 @@ BASELINES = (RANDOM, HERDING)
 class CLConfig:
     dataset: str = "fashion-mnist"
     steps: int = 5
-    memory: int = 20  # images per seen class
+    memory: int = 10  # stored images per seen class (a CPU default: each GDumb step retrains on the whole memory)
     memories: tuple[str, ...] = (RANDOM, HERDING, "dm")  # baselines and/or registered distillers
     seeds: int = 3
     distiller_settings: tuple[tuple[str, object], ...] = ()  # e.g. (("iterations", 200),), for every distiller having it
