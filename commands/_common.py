@@ -233,10 +233,11 @@ def print_results(task: str, records: list[dict], title: str, details: str) -> N
 def run_command(main, argv=None) -> None:
     """Run ``main(argv)``; bad input becomes one line on stderr and exit status 2, an output that
     cannot be written likewise; an interrupt keeps what was recorded."""
-    from harness.speed import tune_malloc
+    from harness.speed import compile_mode, tune_malloc
 
     tune_malloc()  # a process-wide setting, so it belongs to the entry point, not to an import
     try:
+        compile_mode()  # a bad DD_COMPILE is refused before any work, not when the first model trains
         main(argv)
     except (HarnessError, UnknownNameError) as exc:
         print(f"error: {exc}", file=sys.stderr)

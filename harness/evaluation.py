@@ -73,7 +73,7 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
                     metrics = {**metrics, **shot_metrics}
                 store.append({**base, **arch_cell(arch, test.info), "seed": seed}, metrics, protocol.as_dict(),
                              {**m.as_dict(), "device": str(device), "seeds_trained_together": len(group),
-                              "compiled": compiled}, extra)
+                              "compiled": compiled and len(group) == 1}, extra)  # batched seeds: vmap, eager
     bar.close()
     wanted = {(a, s) for a in archs for s in seeds}
     return [r for r in store.load() if all(r.get(k) == v for k, v in base.items())

@@ -34,11 +34,13 @@ def tune_malloc() -> bool:
         return False
 
 
-# Evaluation training through ``torch.compile`` (inductor): one ConvNet step on 100 MNIST images
-# took 0.34 s eager and 0.21 s compiled on a 2-core AMD EPYC (AVX2), 2026-12-04; the first shape
-# cost 17 s to compile with a cold cache and a second batch size 9.5 s more (the graph then turns
-# dynamic and serves every size). Compiling therefore pays only for long trainings: ``auto``
-# compiles a model whose training has at least COMPILE_MIN_STEPS optimiser steps.
+# Evaluation training through ``torch.compile`` (inductor), static shapes: a ConvNet trained 1.19-1.34x
+# more model-epochs per second than eager on 2 quiet AMD EPYC (AVX2) cores, 2026-12-04 (``python -m
+# harness.bench --only eval-train``); each batch shape costs a one-off compile (17 s for the first with
+# a cold cache, about 10 s per further shape, cached on disk after). The dynamic graph inductor builds
+# after a second batch size otherwise ran at 0.21 model-epochs/s against eager's 1.05 (one bench run,
+# MNIST-shaped IPC 50, loaded machine), hence ``dynamic=False``.
+# Compiling pays only for long trainings: ``auto`` compiles one of at least COMPILE_MIN_STEPS steps.
 COMPILE_MODES = ("auto", "on", "off")
 COMPILE_MIN_STEPS = 250
 

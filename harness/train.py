@@ -76,8 +76,9 @@ def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, p
     return model
 
 
-# Test images per no-grad forward: 5,000 MNIST-shaped images through the ConvNet took 20.5 s in
-# chunks of 512 channels_last against 30.4 s in chunks of 1,000 NCHW (2-core AMD EPYC, shared, 2026-12-04).
+# Test images per no-grad forward: 5,000 MNIST-shaped images through the ConvNet took 20.7 s in
+# chunks of 512 channels_last against 30.9 s in chunks of 1,000 NCHW (medians of 3 interleaved
+# rounds, 2-core AMD EPYC, shared, 2026-12-04).
 TEST_CHUNK = 512
 
 

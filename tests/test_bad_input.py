@@ -113,6 +113,16 @@ def test_unwritable_output_from_the_environment(monkeypatch, capsys):
     assert stop.value.code == 2 and err.count("\n") == 0 and "cannot write to the output folder /proc" in err
 
 
+@pytest.mark.parametrize("value", ["fast", "0", ""])
+def test_bad_compile_setting_is_refused_before_any_work(value, monkeypatch, output_dir, capsys):
+    monkeypatch.setenv("DD_COMPILE", value)
+    with pytest.raises(SystemExit) as stop:
+        entry_point("transfer", ["--profile", "smoke", "--dataset", "mnist-tiny", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and err.count("\n") == 0 and "DD_COMPILE" in err and "auto, on, off" in err
+    assert _files(output_dir) == set()
+
+
 def test_report_folder_that_is_a_file(output_dir, capsys):
     from commands.report import main
     from harness.records import RecordStore, records_path

@@ -28,13 +28,17 @@ SHAPES = {"mnist": DatasetInfo("synthetic-mnist", 10, 1, 28, (0.0,), (1.0,), tup
 
 
 @contextlib.contextmanager
-def compile_mode(mode: str):
+def _compile_env(mode: str):
+    """``DD_COMPILE=mode`` for the block, the caller's value (or none) restored after."""
     saved = os.environ.get("DD_COMPILE")
     os.environ["DD_COMPILE"] = mode
     try:
         yield
     finally:
-        os.environ.pop("DD_COMPILE") if saved is None else os.environ.__setitem__("DD_COMPILE", saved)
+        if saved is None:
+            del os.environ["DD_COMPILE"]
+        else:
+            os.environ["DD_COMPILE"] = saved
 
 
 def _timings(info, images, labels, protocol, repeats, device) -> list[float]:
@@ -61,7 +65,7 @@ def eval_train(args) -> list[dict]:
             labels = torch.arange(10).repeat_interleave(ipc).to(args.device)
             row = {"arch": "convnet", "shape": shape, "ipc": ipc, "images": len(images), "epochs": epochs}
             for mode in ("off", "on"):
-                with compile_mode(mode):
+                with _compile_env(mode):
                     first, *timed = _timings(info, images, labels, protocol, args.repeats, args.device)
                 name = "eager" if mode == "off" else "compiled"
                 row[f"{name}_model_epochs_per_s"] = round(epochs / statistics.median(timed), 2)
