@@ -25,6 +25,7 @@ DEFAULT_DISTILLER = "dm"
 
 def main(argv=None) -> None:
     from distillers import DISTILLERS
+    from distillers._base import make_config
     from harness.paths import output_root
     from harness.records import records_frame
     from reports import build_report
@@ -45,30 +46,39 @@ def main(argv=None) -> None:
                              "(default: the profile's)")
     parser.add_argument("--full-epochs", type=cli.POSITIVE, default=None,
                         help="epochs of the full-training-split reference row (default: the profile's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting of the distiller (not of its controls), over the profile's budget, e.g. "
+                             "--set pretrain=cpu-10epoch (repeatable)")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
     if args.distiller and args.synset:
         raise HarnessError("give --distiller (distil a set) or --synset (evaluate an artifact), not both")
+    if args.set and args.synset:
+        raise HarnessError("--set changes how a set is distilled: it cannot apply to --synset (an artifact)")
     distiller = args.distiller or DEFAULT_DISTILLER
     profile = PROFILES.get(args.profile)
-    if args.synset is None:
-        DISTILLERS.get(distiller)  # an unknown name fails here, before any work
+    settings = cli.parse_settings(args.set)
+    if args.synset is None:  # an unknown name or setting fails here, before any work
+        DISTILLERS.get(distiller)
+        make_config(DISTILLERS.get(distiller).cls.Config, settings)
     archs = tuple(cli.arch_list(args.archs)) if args.archs else profile.archs
     cli.use_output(args.output)
     config = TransferConfig(distiller=distiller, synset=args.synset, dataset=args.dataset, ipc=args.ipc,
                             archs=archs, seeds=args.seeds, protocol=profile.protocol,
-                            distill_budget=profile.distill_budget,
+                            distill_budget=profile.distill_budget, settings=tuple(settings.items()),
                             references=profile.references if args.references is None else args.references,
                             full_epochs=args.full_epochs or profile.full_epochs, **cli.run_settings(args))
     what = distiller if args.synset is None else args.synset
     records = cli.run_task(TASK, config, f"\ntransfer of {what}", (
         f"profile {args.profile}, {config.protocol.epochs} epochs, distillation budget "
-        f"{dict(config.distill_budget) or 'the distiller defaults'}; test accuracy % on the real test split, "
+        f"{dict(config.distill_budget) or 'the distiller defaults'}"
+        f"{f', distiller settings {settings}' if settings else ''}; test accuracy % on the real test split, "
         f"final epoch"))
     first = records[0]
     name = distiller if args.synset is None else next(
         (r["distiller"] for r in records if r["distiller"] != "random"), "random")
-    out_dir = output_root() / "reports" / f"transfer-{first['dataset']}-{name}-ipc{first['ipc']}-{args.profile}"
+    variant = "".join(f"-{k}={v}" for k, v in sorted(settings.items())).replace("/", "_")
+    out_dir = output_root() / "reports" / f"transfer-{first['dataset']}-{name}{variant}-ipc{first['ipc']}-{args.profile}"
     title = f"Transfer: {name} on {first['dataset']}, IPC {first['ipc']}"
     markdown, html = build_report(records_frame(records), out_dir, title, task_sections=report_sections())
     print(f"report: {markdown}\nreport: {html}")

@@ -39,6 +39,8 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("transfer", ["--profile", "quik"], "Did you mean 'quick'"),
     ("transfer", ["--seeds", "0"], "--seeds"),
     ("transfer", ["--archs", "alexnett"], "'alexnet'"),
+    ("transfer", ["--distiller", "ncfm", "--set", "num_freq=64"], "Did you mean 'num_freqs'"),
+    ("transfer", ["--synset", ARTIFACT, "--set", "num_freqs=64"], "cannot apply to --synset"),
     ("cl", ["--memory", "0"], "--memory"),
     ("cl", ["--baselines", "gdumbb"], "unknown baseline 'gdumbb'"),
     ("cl", ["--distillers", "herding"], "baseline memory"),

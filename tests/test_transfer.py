@@ -77,6 +77,19 @@ def test_command_prints_table_and_writes_reports(capsys, output_dir):
         assert "alexnet" in text and "random" in text
 
 
+def test_set_changes_the_distiller_and_not_its_controls(capsys, output_dir):
+    main(["--distiller", "ncfm", "--dataset", "mnist-tiny", "--ipc", "1", "--seeds", "1", "--profile", "smoke",
+          "--archs", "convnet", "--set", "num_freqs=64", "--set", "multi_formation=1", "--device", "cpu",
+          "--no-progress"])
+    out = capsys.readouterr().out
+    assert "distiller settings {'num_freqs': '64', 'multi_formation': '1'}" in out
+    assert "transfer-mnist-tiny-ncfm-multi_formation=1-num_freqs=64-ipc1-smoke" in out
+    records = RecordStore(records_path("transfer")).load()
+    assert {r["distiller"] for r in records} == {"ncfm", "random"}  # multi_formation 1: no controls at rho^2
+    ncfm = next(r for r in records if r["distiller"] == "ncfm")
+    assert ncfm["extra"]["images_per_class"] == 1
+
+
 def test_unknown_profile_is_a_one_line_error():
     with pytest.raises(HarnessError, match="Did you mean 'quick'"):
         main(["--profile", "quik"])

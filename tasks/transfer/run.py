@@ -81,6 +81,7 @@ class TransferConfig:
     seeds: int = 3
     protocol: EvalProtocol = PROFILES["quick"].protocol
     distill_budget: tuple[tuple[str, int], ...] = PROFILES["quick"].distill_budget
+    settings: tuple[tuple[str, str], ...] = ()  # the distiller's own settings over the budget (not its controls')
     references: int = PROFILES["quick"].references  # seeds of the reference rows (references.py); 0: none
     full_epochs: int = PROFILES["quick"].full_epochs  # epochs of the full-training-split reference row
     device: str = "cpu"
@@ -108,7 +109,7 @@ def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> 
     if config.synset is not None:
         plan = [(Path(config.synset), seeds)]
     else:
-        plan = [draw(config.distiller, config.dataset, config.ipc, s) for s in seeds]
+        plan = [draw(config.distiller, config.dataset, config.ipc, s, dict(config.settings)) for s in seeds]
     first, _ = read_synset(plan[0][0], config.dataset)
     if first.meta.get("distiller") != BASELINE:  # the controls at equal budget, one draw per seed
         plan += [draw(name, first.info.name, first.ipc, s, settings)
