@@ -1,6 +1,7 @@
 """NAS ranking: rank correlation against scipy, the measured ground truth's cache, the task on
 mnist-tiny (records, summary, resume) and the disconnected-cell policy."""
 
+import importlib
 import json
 import math
 from dataclasses import replace
@@ -100,6 +101,19 @@ def _config(**changes) -> NASConfig:
                     cells=3, seeds=2, protocol=TINY_SEARCH, ground_truth="train", gt_budget=TINY_GT, real_ipc=4,
                     progress=False)
     return NASConfig(**{**settings, **changes})
+
+
+@CONSTANT_OK
+def test_the_ceiling_is_recorded_before_the_proxies_train(output_dir, monkeypatch):
+    nas_run = importlib.import_module("tasks.nas.run")  # the module (tasks.nas.run is also the function)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(nas_run, "train_proxies", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        run(_config(), log=lambda line: None)
+    ceiling = [r for r in RecordStore(records_path("nas")).load() if r["distiller"] == "ground truth, seed 1"]
+    assert len([r for r in ceiling if r.get("summary")]) == 1 and len(ceiling) == 3 + 1  # 3 cells + summary
 
 
 @CONSTANT_OK

@@ -215,9 +215,9 @@ def replicate_records(replicate: GroundTruth, archs: list[str], truth_by_arch: d
 
 
 def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[dict]:
-    """Sample, distil, measure the ground truth, train the proxies, summarise; returns this run's
-    per-(set, cell, seed) records and one summary record per set, and the same for the ground
-    truth's replicate where it has one."""
+    """Sample, distil, measure the ground truth and (where it has one) score its replicate, train
+    the proxies, summarise; returns the replicate's records and this run's per-(set, cell, seed)
+    records with one summary record per set."""
     store = store or RecordStore(records_path(TASK))
     if config.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1, got {config.seeds}")
@@ -230,17 +230,16 @@ def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[
     config = replace(config, ipc=ipc, protocol=replace(config.protocol, training=training))
     truth.prepare(archs)
     fingerprint = nas_fingerprint(config.protocol, truth)
-    train_proxies(sets, archs, config, truth, fingerprint, store, device)
     truth_by_arch = {a: truth.accuracy(a) for a in archs}
+    replicate, out = truth.replicate(), []
+    if replicate is not None:  # the ceiling first: recorded even when the proxies' run is stopped early
+        out += replicate_records(replicate, archs, truth_by_arch, config, truth, fingerprint, store)
+    train_proxies(sets, archs, config, truth, fingerprint, store, device)
     records = store.load()
-    out = []
     for synset, sha, path in sets:
         base = set_cell(synset, sha, fingerprint, config, truth)
         keys = {cell_key({**base, "arch": a, "seed": s}) for a in archs for s in range(config.seeds)}
         mine = [r for r in records if r["key"] in keys]
         proxy = {a: sum(r["metrics"]["proxy_accuracy"] for r in mine if r["arch"] == a) / config.seeds for a in archs}
         out += mine + [summary_record(base, proxy, truth_by_arch, config, truth, store, {"synset": path})]
-    replicate = truth.replicate()
-    if replicate is not None:
-        out += replicate_records(replicate, archs, truth_by_arch, config, truth, fingerprint, store)
     return out
