@@ -122,6 +122,7 @@ def test_command_prints_the_table(capsys):
     main(["--dataset", "mnist-tiny", "--steps", "2", "--memory", "1", "--seeds", "2", "--baselines", "gdumb",
           "--distillers", "", "--epochs", "1", "--device", "cpu", "--no-progress"])
     out = capsys.readouterr().out
+    assert "4 GDumb trainings from scratch (1 memory kind(s) x 2 seed(s) x 2 steps), 1 epochs each" in out
     assert "step 1 (5 classes)" in out and "step 2 (10 classes)" in out
     assert out.count("gdumb") == 1 and "\u00b1" in out
     fingerprints = {r["protocol_fingerprint"] for r in RecordStore(records_path("continual")).load()}

@@ -293,14 +293,20 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
     test_set = _avalanche_dataset(test.normalised(), test.labels)
     work = [(m, s) for s in range(config.seeds) for m in plans]
     wanted = []
-    bar = tqdm(total=len(work) * config.steps, desc="continual", disable=not config.progress)
+    log(f"continual: {len(work) * config.steps} GDumb trainings from scratch ({len(plans)} memory kind(s) x "
+        f"{config.seeds} seed(s) x {config.steps} steps), {config.protocol.epochs} epochs each, on a memory "
+        f"that grows with the seen classes (step t holds t times step 1's images); the progress bar weighs each "
+        f"step by its memory, so its time estimate holds after the first steps")
+    # step t (0-based) trains on (t + 1) x step 1's memory: weigh the bar by it
+    bar = tqdm(total=len(work) * config.steps * (config.steps + 1) // 2, desc="continual", unit="step-1 units",
+               disable=not config.progress)
     for memory, seed in work:
         order = class_order(info.num_classes, seed)
         overrides, distiller_config, pretrained = plans[memory]
         cells = cells_for(config, info, memory, seed, order, distiller_config, pretrained)
         wanted += cells
         if all(store.has(c) for c in cells):
-            bar.update(len(cells))
+            bar.update(len(cells) * (len(cells) + 1) // 2)
             continue
         bench = class_incremental_benchmark({"train": train_set, "test": test_set}, class_order=order,
                                             num_experiences=config.steps)
@@ -312,7 +318,7 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
             torch.manual_seed(mix_seed(seed, t, -8))  # the reservoir's draws, per step
             if store.has(cell):  # finished: only refill the memory, so later steps see the same one
                 policy.post_adapt(strategy, exp)
-                bar.update(1)
+                bar.update(t + 1)
                 continue
             with measure(device) as m, warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -328,7 +334,7 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
                          extra={"memory_kind": _describe(memory), "dataset_source": info.source,
                                 "distiller_settings": dict(config.distiller_settings),
                                 **({"pretrain_classes": sorted(seen)} if pretrained else {})})
-            bar.update(1)
+            bar.update(t + 1)
     bar.close()
     keys = {cell_key(c) for c in wanted}
     return [r for r in store.load() if r["key"] in keys]
