@@ -1,5 +1,7 @@
 """Compiled evaluation training (harness.speed) gives the eager path's model within float tolerance."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -32,7 +34,9 @@ def test_compiled_training_matches_eager(monkeypatch):
     trained = {}
     for mode in ("off", "on"):
         monkeypatch.setenv("DD_COMPILE", mode)
-        trained[mode] = train_model(init_model("convnet", INFO, 0, "cpu"), images, labels, protocol, seed=0)
+        with warnings.catch_warnings():  # a compiler failure would fall back to eager with a warning:
+            warnings.filterwarnings("error", message="torch.compile failed")  # fail instead
+            trained[mode] = train_model(init_model("convnet", INFO, 0, "cpu"), images, labels, protocol, seed=0)
     for (name, eager), compiled in zip(trained["off"].named_parameters(), trained["on"].parameters()):
         assert torch.allclose(eager, compiled, atol=1e-4, rtol=1e-3), name
     first = init_model("convnet", INFO, 0, "cpu")
