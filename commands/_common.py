@@ -24,8 +24,12 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS, []) and "default" not in text and action.option_strings:
-            text += f" (default: {action.default})"
+        default = action.default
+        none = default is None or default is False or default is argparse.SUPPRESS or default == []  # 0 is a default
+        if not none and "default" not in text and action.option_strings:
+            text += f" (default: {default})"
+        elif action.required and action.option_strings:
+            text += " (required)"
         return text
 
 
@@ -116,8 +120,8 @@ def add_protocol(parser: argparse.ArgumentParser, default: str = "quick") -> Non
 def add_distill_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipc", type=POSITIVE, default=10, help="images per class")
     parser.add_argument("--seed", type=whole_number(0), default=0, help="distillation seed")
-    parser.add_argument("--iterations", type=POSITIVE, help="override the distiller's iteration budget")
-    parser.add_argument("--real-batch", type=POSITIVE, help="real images per class per iteration")
+    parser.add_argument("--iterations", type=POSITIVE, help="override the distiller's iteration budget (default: its own, the published one, e.g. dm 20000)")
+    parser.add_argument("--real-batch", type=POSITIVE, help="real images per class per iteration (default: the distiller's real_batch)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any other distiller setting, e.g. --set lr_images=0.5 (repeatable)")
 

@@ -20,6 +20,7 @@ WRITES = ("writes: <output>/synsets/<dataset>/<distiller>/ipc<K>-seed<S>-<hash>.
 
 def main(argv=None) -> None:
     from distillers import DISTILLERS, distil
+    from distillers._base import make_config
     from harness.distributed import init_from_env, rank_and_size
 
     parser = cli.Parser(prog="python -m harness.distill", description=__doc__, epilog=WRITES)
@@ -27,7 +28,8 @@ def main(argv=None) -> None:
     cli.add_dataset(parser, DEFAULT_DATASET)
     cli.add_distill_flags(parser)
     parser.add_argument("--artifact", type=Path, metavar="PATH", help="artifact path (default under <output>/synsets/)")
-    parser.add_argument("--checkpoint-every", type=cli.POSITIVE, help="iterations between checkpoints")
+    parser.add_argument("--checkpoint-every", type=cli.POSITIVE, help="iterations between checkpoints (default: the distiller's checkpoint_every, "
+                             "100)")
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
@@ -39,8 +41,16 @@ def main(argv=None) -> None:
     overrides = cli.distill_overrides(args)
     if args.checkpoint_every is not None:
         overrides["checkpoint_every"] = args.checkpoint_every
+    config = make_config(DISTILLERS.get(args.distiller).cls.Config,
+                         {**DISTILLERS.get(args.distiller).defaults, **overrides})  # bad settings fail here
     device = init_from_env(cli.resolve_device(args.device))  # joins torchrun's process group, if any
     rank = rank_and_size()[0]
+    if rank == 0 and hasattr(config, "iterations"):
+        own = "" if "iterations" in overrides else " (the distiller's own budget: --iterations N --real-batch B " \
+                                                   "for fewer, e.g. the quick transfer budget 100 and 32)"
+        bar = "" if args.no_progress else "; the progress bar estimates the time after the first iterations"
+        print(f"distill: {args.distiller}, {config.iterations} iterations of {config.real_batch} real images per "
+              f"class{own}{bar}")
     path = distil(args.distiller, args.dataset, args.ipc, args.seed, overrides, device, imbalance,
                   args.artifact, resume=not args.no_resume, progress=not args.no_progress and rank == 0,
                   log=print if rank == 0 else (lambda line: None))

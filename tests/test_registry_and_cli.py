@@ -64,6 +64,24 @@ def test_ipc_larger_than_class(capsys):
     assert "--ipc 50 is larger than class" in err and "--ipc 20 or less" in err
 
 
+def test_distill_says_its_budget_before_starting(capsys, tiny):
+    from commands.distill import main
+
+    main(["--distiller", "dm", "--dataset", "mnist-tiny", "--ipc", "1", "--iterations", "1", "--real-batch", "4",
+          "--no-progress"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "distill: dm, 1 iterations of 4 real images per class"
+
+
+def test_help_shows_every_default_including_zero(capsys):
+    from commands.distill import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "distillation seed (default: 0)" in text and "(required)" in text
+
+
 def test_ls_lists_every_registry(capsys):
     from commands import main
 
