@@ -24,6 +24,14 @@ Augmentation = DSAConfig | DCAugConfig | AugmentChain  # anything with ``apply(x
 _LATER_FIELDS = {"cutmix_p": 0.0, "cutmix_beta": 1.0}
 
 
+def identity_fields(protocol: dict) -> dict:
+    """The fields of a protocol (``EvalProtocol.as_dict()``, or as a file stored it) that its
+    fingerprint covers: every one but the name, fields added later left out at their default. Any
+    hash that contains a protocol (e.g. a NAS budget's) must go through this, or adding a field
+    changes what it identifies."""
+    return {k: v for k, v in protocol.items() if k != "name" and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
+
+
 @dataclass(frozen=True)
 class EvalProtocol:
     name: str
@@ -45,9 +53,7 @@ class EvalProtocol:
         return asdict(self)
 
     def fingerprint(self) -> str:
-        body = {k: v for k, v in self.as_dict().items() if k != "name"
-                and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+        return hashlib.sha256(json.dumps(identity_fields(self.as_dict()), sort_keys=True).encode()).hexdigest()[:12]
 
     def for_dataset(self, info) -> "EvalProtocol":
         """The protocol as run on a dataset (DSA without flip on digits, :meth:`DSAConfig.for_dataset`;

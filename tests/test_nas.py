@@ -5,6 +5,7 @@ import importlib
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,6 +207,17 @@ def _shipped(tmp_path, monkeypatch):
     monkeypatch.setitem(ground_truth.MEASURED_BUDGETS._items, "tiny", TINY_GT)
     path = ground_truth.write_shipped("mnist-tiny", TINY_GT, [0, 1], sample_cells(3, 0), 0, progress=False)
     return ground_truth, path
+
+
+SHIPPED = sorted(p.stem for p in (Path(__file__).parents[1] / "tasks" / "nas" / "data").glob("*.json"))
+
+
+@pytest.mark.parametrize("dataset", SHIPPED)
+def test_every_shipped_ground_truth_loads_under_its_registered_budget(dataset):
+    """The package's own files, not a fixture: a change to a protocol's fields (e.g. a new field)
+    must not change the budget fingerprint they were measured under (it once broke the default run)."""
+    truth = make_ground_truth("shipped", dataset)
+    assert truth.replicate() is not None and truth.accuracy(sample_cells(1, 0)[0]) > 0
 
 
 def test_shipped_ground_truth_is_verified_when_loaded(tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ from harness.checkpoint import atomic_write_text
 from harness.data import DatasetInfo, load_dataset
 from harness.errors import HarnessError
 from harness.paths import cache_dir
-from harness.protocol import EvalProtocol
+from harness.protocol import EvalProtocol, identity_fields
 from harness.provenance import environment, measure
 from harness.registry import Registry
 from harness.train import test_model, train_model
@@ -61,7 +61,8 @@ class GroundTruth(ABC):
 def budget_fingerprint(budget: dict) -> str:
     """A short hash of a protocol's fields (as :meth:`NB201Protocol.as_dict` gives them), names left out."""
     body = json.loads(json.dumps(budget))
-    del body["name"], body["training"]["name"]
+    del body["name"]
+    body["training"] = identity_fields(body["training"])
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
 
