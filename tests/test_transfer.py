@@ -68,6 +68,7 @@ def test_command_prints_table_and_writes_reports(capsys, output_dir):
           "--archs", ",".join(ARCHS), "--device", "cpu", "--no-progress"])
     out = capsys.readouterr().out
     assert "gain over random" in out and all(a in out for a in ARCHS)
+    assert "Controls at equal budget: random: random real images" in out and "random-packed" not in out  # only those run
     fingerprints = {r["protocol_fingerprint"] for r in RecordStore(records_path("transfer")).load()}
     assert len(fingerprints) == 1 and f"smoke ({fingerprints.pop()})" in out  # as recorded, adapted to digits
     paths = [line.split("report: ", 1)[1] for line in out.splitlines() if line.startswith("report: ")]

@@ -77,8 +77,9 @@ def section(records: pd.DataFrame) -> Section | None:
                            "Each synthetic set trained on every architecture under one protocol; heatmap of mean test "
                            "accuracy (%), table with intervals and the paired gain over the same-size random subset.",
                            summary, records)
-    if summary["distiller"].isin(CONTROLS).any():
-        s.notes.append("Controls at equal budget: " + "; ".join(f"{k}: {v}" for k, v in CONTROLS.items()) + ".")
+    present = [k for k in CONTROLS if (summary["distiller"] == k).any()]
+    if present:
+        s.notes.append("Controls at equal budget: " + "; ".join(f"{k}: {CONTROLS[k]}" for k in present) + ".")
     for (fp, label, ipc), part in summary.groupby(["protocol_fingerprint", "dataset_label", "ipc"], sort=False):
         where = f"{label}, IPC {ipc}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Transfer heatmap: {where}",
