@@ -41,7 +41,7 @@ import pandas as pd
 
 from harness.data.longtail import is_long_tailed
 from harness.metrics.stats import paired_difference, summarize
-from harness.synset import identity_config
+from harness.synset import LATER_SETTINGS, identity_config
 
 ACCURACY_TASKS = ("evaluate", "transfer")
 RANDOM = "random"
@@ -305,7 +305,9 @@ def label_distiller_configs(records: pd.DataFrame, manifests: dict[str, dict]) -
     with the settings that differ, so no table pools them."""
     if "distiller" not in records or "synset_sha256" not in records:
         return records
-    configs = {sha: identity_config(m.get("config") or {}) for sha, m in manifests.items()}
+    # every setting at its value, a later setting absent from an older manifest at its default:
+    # the tag then shows the value (pretrain=cpu-2epoch), never "none" for a default left out
+    configs = {sha: {**LATER_SETTINGS, **identity_config(m.get("config") or {})} for sha, m in manifests.items()}
     records = records.copy()
     for distiller, g in records.groupby("distiller"):
         shas = [sha for sha in g["synset_sha256"].dropna().unique() if sha in configs]
@@ -348,7 +350,7 @@ def pretraining_table(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.D
                                      f"augmentation {r.get('augmentation')}"
                                      + (f", {r['images']} images each" if r.get("images") else ""),
                          "classes": ",".join(map(str, entry["classes"])) if entry.get("classes") else "all",
-                         "test_accuracy": f"{100 * sum(accuracies) / len(accuracies):.1f}" if accuracies else "-"})
+                         "test_accuracy": f"{sum(accuracies) / len(accuracies):.1f}" if accuracies else "-"})  # in %
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows).drop_duplicates().sort_values(["distiller", "dataset", "component"])

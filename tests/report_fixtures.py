@@ -25,13 +25,14 @@ def proto(p) -> dict:
     return {"protocol_name": p.name, "protocol_fingerprint": p.fingerprint()}
 
 
-def tiny_synset(ipc: int = 2, distiller: str = "dm", iterations: int = 4, name: str = "") -> tuple[Path, str]:
+def tiny_synset(ipc: int = 2, distiller: str = "dm", iterations: int = 4, name: str = "",
+                config: dict | None = None) -> tuple[Path, str]:
     """A real artifact: the first ``ipc`` mnist-tiny images per class, saved under <output>/synsets."""
     data = load_dataset("mnist-tiny", "train")
     start = len(name)  # a named variant takes other images, so its checksum differs
     index = torch.cat([idx[start:start + ipc] for idx in data.indices_by_class()])
     synset = SyntheticSet(data.normalised(index), data.labels[index], data.info, ipc,
-                          meta={"distiller": distiller, "config": {"iterations": iterations}, "seed": 0,
+                          meta={"distiller": distiller, "config": {"iterations": iterations, **(config or {})}, "seed": 0,
                                 "timing": {"wall_seconds": 2.0, "peak_memory_mb": 300.0}, "device": "cpu"})
     path = save_synset(synset, output_root() / "synsets" / "mnist-tiny" / distiller / f"ipc{ipc}{name}.safetensors")
     return path, sha256_file(path)

@@ -208,6 +208,17 @@ def test_sets_of_one_distiller_with_different_settings_are_not_pooled(output_dir
     assert table.rows[0][1].startswith("21.00") and table.rows[1][1].startswith("61.00")
 
 
+def test_a_setting_left_at_its_default_is_labelled_with_its_value(output_dir):
+    """A manifest leaves a later setting out at its default (artifact identity): the label still
+    names the default's value, not 'none'."""
+    _, default_sha = tiny_synset(distiller="ncfm")
+    _, longer_sha = tiny_synset(distiller="ncfm", name="longer", config={"pretrain": "cpu-10epoch"})
+    add_accuracy("evaluate", "ncfm", {0: 60.0}, sha=default_sha)
+    add_accuracy("evaluate", "ncfm", {0: 70.0}, sha=longer_sha)
+    table = sections_by_anchor(output_dir)["overview"].blocks[0]
+    assert [r[0] for r in table.rows] == ["ncfm [pretrain=cpu-10epoch]", "ncfm [pretrain=cpu-2epoch]"]
+
+
 def test_debias_keeps_splits_and_settings_apart(output_dir):
     s = store("debias")
     for split, weight, worst in (("val", 1.0, 0.0), ("val", 100.0, 40.0), ("test", 100.0, 30.0)):
@@ -244,3 +255,4 @@ def test_provenance_names_the_pretraining_recipe_beside_each_distiller(output_di
     row = dict(zip(table.header, table.rows[0]))
     assert (row["distiller"], row["component"], row["recipe"], row["classes seen"]) == (
         "herding", "extractor / embedding", "cpu-2epoch", "all")
+    assert 0 <= float(row["test accuracy (%)"]) <= 100  # the networks' accuracy, already in %
