@@ -120,10 +120,16 @@ def add_protocol(parser: argparse.ArgumentParser, default: str = "quick") -> Non
 def add_distill_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipc", type=POSITIVE, default=10, help="images per class")
     parser.add_argument("--seed", type=whole_number(0), default=0, help="distillation seed")
-    parser.add_argument("--iterations", type=POSITIVE, help="override the distiller's iteration budget (default: its own, the published one, e.g. dm 20000)")
-    parser.add_argument("--real-batch", type=POSITIVE, help="real images per class per iteration (default: the distiller's real_batch)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="any other distiller setting, e.g. --set lr_images=0.5 (repeatable)")
+    parser.add_argument("--iterations", type=POSITIVE,
+                        help="override the distiller's iteration budget (default: its own, the published one, e.g. dm 20000)")
+    parser.add_argument("--real-batch", type=POSITIVE,
+                        help="real images per class per iteration (default: the distiller's real_batch)")
+    add_set_flag(parser, "any other distiller setting, e.g. --set lr_images=0.5")
+
+
+def add_set_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--set KEY=VALUE`` (repeatable), read with :func:`parse_settings`."""
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=f"{what} (repeatable)")
 
 
 def parse_settings(pairs: list[str]) -> dict:

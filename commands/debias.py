@@ -30,8 +30,7 @@ def main(argv=None) -> None:
                              "settings were chosen at; a distiller's published budget is e.g. --iterations 20000)")
     parser.add_argument("--real-batch", type=cli.POSITIVE, default=DebiasConfig.real_batch,
                         help="real images per class per iteration, every iterative method")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a distiller setting for every method that has it, e.g. --set attribute_weight=10")
+    cli.add_set_flag(parser, "a distiller setting for every method that has it, e.g. --set attribute_weight=10")
     parser.add_argument("--split", default="test", choices=("test", "val"),
                         help="where to measure: test, or val, the split on which to choose settings")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from: {', '.join(METHODS)}")

@@ -19,8 +19,7 @@ WRITES = ("writes: <output>/synsets/<dataset>/<distiller>/ipc<K>-seed<S>-<hash>.
 
 
 def main(argv=None) -> None:
-    from distillers import DISTILLERS, distil
-    from distillers._base import make_config
+    from distillers import DISTILLERS, create_distiller, distil
     from harness.distributed import init_from_env, rank_and_size
 
     parser = cli.Parser(prog="python -m harness.distill", description=__doc__, epilog=WRITES)
@@ -28,8 +27,8 @@ def main(argv=None) -> None:
     cli.add_dataset(parser, DEFAULT_DATASET)
     cli.add_distill_flags(parser)
     parser.add_argument("--artifact", type=Path, metavar="PATH", help="artifact path (default under <output>/synsets/)")
-    parser.add_argument("--checkpoint-every", type=cli.POSITIVE, help="iterations between checkpoints (default: the distiller's checkpoint_every, "
-                             "100)")
+    parser.add_argument("--checkpoint-every", type=cli.POSITIVE,
+                        help="iterations between checkpoints (default: the distiller's checkpoint_every, 100)")
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
@@ -41,8 +40,7 @@ def main(argv=None) -> None:
     overrides = cli.distill_overrides(args)
     if args.checkpoint_every is not None:
         overrides["checkpoint_every"] = args.checkpoint_every
-    config = make_config(DISTILLERS.get(args.distiller).cls.Config,
-                         {**DISTILLERS.get(args.distiller).defaults, **overrides})  # bad settings fail here
+    config = create_distiller(args.distiller, overrides).config  # bad settings fail here, before any work
     device = init_from_env(cli.resolve_device(args.device))  # joins torchrun's process group, if any
     rank = rank_and_size()[0]
     if rank == 0 and hasattr(config, "iterations"):

@@ -24,8 +24,7 @@ DEFAULT_DISTILLER = "dm"
 
 
 def main(argv=None) -> None:
-    from distillers import DISTILLERS
-    from distillers._base import make_config
+    from distillers import DISTILLERS, create_distiller
     from harness.paths import output_root
     from harness.records import records_frame
     from reports import build_report
@@ -46,9 +45,8 @@ def main(argv=None) -> None:
                              "(default: the profile's)")
     parser.add_argument("--full-epochs", type=cli.POSITIVE, default=None,
                         help="epochs of the full-training-split reference row (default: the profile's)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a setting of the distiller (not of its controls), over the profile's budget, e.g. "
-                             "--set pretrain=cpu-10epoch (repeatable)")
+    cli.add_set_flag(parser, "a setting of the distiller (not of its controls), over the profile's budget, e.g. "
+                             "--set pretrain=cpu-10epoch")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
     if args.distiller and args.synset:
@@ -58,9 +56,8 @@ def main(argv=None) -> None:
     distiller = args.distiller or DEFAULT_DISTILLER
     profile = PROFILES.get(args.profile)
     settings = cli.parse_settings(args.set)
-    if args.synset is None:  # an unknown name or setting fails here, before any work
-        DISTILLERS.get(distiller)
-        make_config(DISTILLERS.get(distiller).cls.Config, settings)
+    if args.synset is None:
+        create_distiller(distiller, settings)  # an unknown name or setting fails here, before any work
     archs = tuple(cli.arch_list(args.archs)) if args.archs else profile.archs
     cli.use_output(args.output)
     config = TransferConfig(distiller=distiller, synset=args.synset, dataset=args.dataset, ipc=args.ipc,
