@@ -41,6 +41,11 @@ def tune_malloc() -> bool:
 # after a second batch size otherwise ran at 0.21 model-epochs/s against eager's 1.05 (one bench run,
 # MNIST-shaped IPC 50, loaded machine), hence ``dynamic=False``.
 # Compiling pays only for long trainings: ``auto`` compiles one of at least COMPILE_MIN_STEPS steps.
+# It pays only for a graph trained again: ``train_model(..., one_off_graph=True)`` (a NAS cell, a new
+# architecture per model) always trains eagerly. Measured 2026-12-04 on cells new to the compile
+# cache: a NAS proxy on 1,000 Fashion-MNIST images (cpu search protocol, 600 steps; one thread beside
+# a 2-thread job) 29.1 and 56.1 s compiled against 11.3 and 16.6 s eager; a ground-truth cell
+# (cpu-decay-4x, 1,500 steps; one thread, quiet) 54.8 and 47.9 s compiled against 24.2 and 21.5 s.
 COMPILE_MODES = ("auto", "on", "off")
 COMPILE_MIN_STEPS = 250
 

@@ -44,8 +44,11 @@ def make_optimizer(model: nn.Module, protocol: EvalProtocol, steps_per_epoch: in
 
 
 def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, protocol: EvalProtocol,
-                seed: int, progress=None) -> nn.Module:
-    """Train ``model`` on normalised ``images`` (targets: indices or soft labels) for the protocol."""
+                seed: int, progress=None, one_off_graph: bool = False) -> nn.Module:
+    """Train ``model`` on normalised ``images`` (targets: indices or soft labels) for the protocol.
+
+    ``one_off_graph``: the model's architecture is trained once in this process (a NAS cell), so it
+    is never compiled: a compile costs more than it saves there (measured in :mod:`harness.speed`)."""
     device = next(model.parameters()).device
     images, targets = images.to(device), targets.to(device)
     gen = torch.Generator().manual_seed(mix_seed(seed, 1))
@@ -53,7 +56,7 @@ def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, p
     steps = -(-n // protocol.batch_size)
     opt, sched = make_optimizer(model, protocol, steps)
     model.train()
-    forward = training_forward(model, steps * protocol.epochs)
+    forward = model if one_off_graph else training_forward(model, steps * protocol.epochs)
     for _ in range(protocol.epochs):
         order = torch.randperm(n, generator=gen).to(device)
         for batch in order.split(protocol.batch_size):

@@ -26,6 +26,20 @@ def test_auto_compiles_long_trainings_only(monkeypatch):
         compiles(1)
 
 
+def test_a_one_off_graph_is_never_compiled(monkeypatch):
+    """A NAS cell's architecture is trained once: even DD_COMPILE=on trains it eagerly."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.compile called for a one-off graph")
+
+    monkeypatch.setenv("DD_COMPILE", "on")
+    monkeypatch.setattr(torch, "compile", refuse)
+    images, labels = torch.randn(6, 1, 12, 12), torch.arange(3).repeat(2)
+    train_model(init_model("convnet", INFO, 0, "cpu"), images, labels, EvalProtocol(name="t", epochs=1), 0,
+                one_off_graph=True)
+    with pytest.raises(AssertionError, match="one-off"):  # the same call without the flag would compile
+        train_model(init_model("convnet", INFO, 0, "cpu"), images, labels, EvalProtocol(name="t", epochs=1), 0)
+
+
 def test_compiled_training_matches_eager(monkeypatch):
     """Two batch sizes (a full batch and a remainder) through DSA, compiled and eager."""
     gen = torch.Generator().manual_seed(0)

@@ -163,7 +163,7 @@ class MeasuredGroundTruth(GroundTruth):
         images, labels, test = self._data()
         with measure(self.device) as m:
             model = self.budget.build(arch_str, test.info, self.budget.seed, self.device)
-            train_model(model, images, labels, self.budget.training, self.budget.seed)
+            train_model(model, images, labels, self.budget.training, self.budget.seed, one_off_graph=True)
             accuracy = test_model(model, test)["accuracy"]
         entry = {"arch": arch_to_string(parse_arch(arch_str)), "dataset": self.dataset, "accuracy": accuracy,
                  "train_images": len(labels), "budget": self.budget.as_dict(),

@@ -170,7 +170,8 @@ def train_proxies(sets, archs: list[str], config: NASConfig, truth: GroundTruth,
     for synset, sha, path, arch, seed in tqdm(todo, desc="NAS proxies", unit="model", disable=not config.progress):
         with measure(device) as m:
             model = protocol.build(arch, synset.info, seed, device)
-            train_model(model, synset.images, synset.targets(protocol.training.label_type), protocol.training, seed)
+            train_model(model, synset.images, synset.targets(protocol.training.label_type), protocol.training, seed,
+                        one_off_graph=True)  # each cell is a new graph: compiling it costs more than it saves
             proxy = test_model(model, validation)["accuracy"]
         store.append({**set_cell(synset, sha, fingerprint, config, truth), "arch": arch, "seed": seed},
                      {"proxy_accuracy": proxy, "ground_truth_accuracy": truth.accuracy(arch)}, details,
