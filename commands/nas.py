@@ -26,7 +26,8 @@ def main(argv=None) -> None:
     from distillers import DISTILLERS, setting_names, settings_it_has
     from harness.paths import output_root
     from tasks.nas import DISCONNECTED, SEARCH_PROTOCOLS, TASK, NASConfig
-    from tasks.nas.ground_truth import MEASURED_BUDGETS
+    from tasks.nas.ground_truth import DEFAULT_GT_BUDGET, MEASURED_BUDGETS
+    from tasks.nas.run import REAL_IPC_FACTOR
     from tasks.nas.sources import GROUND_TRUTHS
     from tasks.transfer import PROFILES
 
@@ -43,17 +44,18 @@ def main(argv=None) -> None:
                         help="cells whose output is unreachable: skip (sample K connected cells) or keep")
     cli.add_seeds(parser, 1, "training seeds per cell")
     parser.add_argument("--real-ipc", type=cli.POSITIVE,
-                        help="images per class of the larger random real subset (default: 10 x --ipc, capped)")
+                        help=f"images per class of the larger random real subset (default: {REAL_IPC_FACTOR} x --ipc, capped)")
     parser.add_argument("--search-protocol", default="cpu",
                         help=f"how each cell is trained on the proxy set, one of: {', '.join(SEARCH_PROTOCOLS)}")
     parser.add_argument("--ground-truth", default="shipped",
                         help=f"one of: {', '.join(GROUND_TRUTHS)} (shipped: the package's measurement, offline)")
     parser.add_argument("--nb201-file", help="the NAS-Bench-201 .pth file, for --ground-truth official")
-    parser.add_argument("--gt-budget", default="cpu",
-                        help=f"training budget of --ground-truth train, one of: {', '.join(MEASURED_BUDGETS)}")
+    parser.add_argument("--gt-budget", help=f"training budget of --ground-truth train, one of: {', '.join(MEASURED_BUDGETS)} "
+                                          f"(default: {DEFAULT_GT_BUDGET}, the budget of the shipped file)")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
-    search, budget = SEARCH_PROTOCOLS.get(args.search_protocol), MEASURED_BUDGETS.get(args.gt_budget)
+    search = SEARCH_PROTOCOLS.get(args.search_protocol)
+    budget = MEASURED_BUDGETS.get(args.gt_budget) if args.gt_budget else None
     GROUND_TRUTHS.get(args.ground_truth)
     settings = setting_names(args.distiller)  # an unknown name fails here
     overrides = cli.distill_overrides(args)

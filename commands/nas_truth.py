@@ -20,13 +20,13 @@ WRITES = ("writes: tasks/nas/data/<dataset>.json inside the package, each cell's
 def main(argv=None) -> None:
     from harness.metrics.ranking import bootstrap_interval, spearman_rho
     from tasks.nas import sample_cells
-    from tasks.nas.ground_truth import MEASURED_BUDGETS, ShippedGroundTruth, write_shipped
+    from tasks.nas.ground_truth import DEFAULT_GT_BUDGET, MEASURED_BUDGETS, ShippedGroundTruth, write_shipped
 
     parser = cli.Parser(prog="python -m harness nas-truth", description=__doc__, epilog=WRITES)
     cli.add_dataset(parser, "fashion-mnist", imbalance=False)
     parser.add_argument("--cells", type=cli.POSITIVE, default=100, help="K, the number of sampled NB201 cells")
     cli.add_seeds(parser, 2, "ground-truth seeds")
-    parser.add_argument("--gt-budget", default="cpu", help=f"one of: {', '.join(MEASURED_BUDGETS)}")
+    parser.add_argument("--gt-budget", default=DEFAULT_GT_BUDGET, help=f"one of: {', '.join(MEASURED_BUDGETS)}")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
     budget = MEASURED_BUDGETS.get(args.gt_budget)

@@ -16,7 +16,7 @@ from harness.metrics.ranking import average_ranks, bootstrap_interval, kendall_t
 from harness.protocol import EvalProtocol
 from harness.records import RecordStore, records_path
 from tasks.nas import NASConfig, SearchProtocol, run, sample_cells
-from tasks.nas.ground_truth import MeasuredBudget, MeasuredGroundTruth, cell_code
+from tasks.nas.ground_truth import DEFAULT_GT_BUDGET, MEASURED_BUDGETS, MeasuredBudget, MeasuredGroundTruth, cell_code
 from tasks.nas.nb201 import is_connected
 from tasks.nas.sources import make_ground_truth
 
@@ -119,7 +119,11 @@ def test_the_ceiling_is_recorded_before_the_proxies_train(output_dir, monkeypatc
 
 @CONSTANT_OK
 def test_task_records_summary_and_resume(output_dir):
-    everything = run(_config(), log=lambda line: None)
+    said = []
+    everything = run(_config(), log=said.append)
+    # before training, what it will train and roughly how long (sets of 2, 2 and 4 images per class)
+    assert any(line.startswith("NAS proxies: 18 models to train (3 cells x 3 sets of 20, 20, 40 images x 2 seed(s)), "
+                               "about ") for line in said), said
     replicate = [r for r in everything if r["distiller"] == "ground truth, seed 1"]
     records = [r for r in everything if r not in replicate]
     per_cell = [r for r in records if not r.get("summary")]
@@ -239,3 +243,23 @@ def test_shipped_ground_truth_is_verified_when_loaded(tmp_path, monkeypatch):
         ground_truth.ShippedGroundTruth("mnist-tiny")
     with pytest.raises(HarnessError, match="no ground truth is shipped for cifar10"):
         ground_truth.ShippedGroundTruth("cifar10")
+
+
+def test_a_budget_the_ground_truth_does_not_have_is_refused(tmp_path, monkeypatch):
+    """--gt-budget names the budget of a measured ground truth: one that disagrees with the shipped
+    file, or given with a published table, is refused instead of being silently ignored."""
+    _shipped(tmp_path, monkeypatch)
+    assert make_ground_truth("shipped", "mnist-tiny", budget=TINY_GT).seed == 0  # the file's own budget
+    with pytest.raises(HarnessError, match="measured under .*add --ground-truth train"):
+        make_ground_truth("shipped", "mnist-tiny", budget=MEASURED_BUDGETS["cpu"])
+    with pytest.raises(HarnessError, match="--gt-budget applies to a measured ground truth"):
+        make_ground_truth("table", "cifar10", budget=MEASURED_BUDGETS["cpu"])
+
+
+@pytest.mark.parametrize("dataset", SHIPPED)
+def test_the_shipped_ground_truth_is_the_default_budget(dataset):
+    """The offline default and ``--ground-truth train`` measure the same thing, so a reader who
+    recomputes the shipped file gets the shipped file."""
+    truth = make_ground_truth("shipped", dataset)
+    assert truth.content["budget_fingerprint"] == MEASURED_BUDGETS[DEFAULT_GT_BUDGET].fingerprint()
+    assert truth.content["sample_seed"] == 0 and len(truth.content["cells"]) == NASConfig().cells

@@ -116,6 +116,8 @@ MEASURED_BUDGETS: Registry[MeasuredBudget] = Registry("ground-truth budget", {
     "cpu-decay-4x": MeasuredBudget("nb201-measured-cpu-decay-4x", C=4, N=1, train_fraction=0.4,
                                    training=replace(_GT_TRAINING, epochs=2, lr_milestones=(0.5,))),
 })
+# The default: the most reliable budget measured on this machine class (README, "NAS ranking").
+DEFAULT_GT_BUDGET = "cpu-decay-4x"
 
 
 def cell_code(arch_str: str) -> str:
@@ -128,7 +130,7 @@ class MeasuredGroundTruth(GroundTruth):
     after its final epoch. Results are cached in
     ``<output>/cache/nas-ground-truth/<dataset>-<budget fingerprint>/<cell code>.json``."""
 
-    def __init__(self, dataset: str, budget: MeasuredBudget = MEASURED_BUDGETS["cpu"], device="cpu",
+    def __init__(self, dataset: str, budget: MeasuredBudget = MEASURED_BUDGETS[DEFAULT_GT_BUDGET], device="cpu",
                  progress: bool = True):
         if not 0 < budget.train_fraction <= 1:
             raise HarnessError(f"train_fraction must be in (0, 1], got {budget.train_fraction}")

@@ -42,7 +42,7 @@ from harness.records import RecordStore, cell_key, records_path
 from harness.registry import Registry
 from harness.synset import SyntheticSet
 from harness.train import test_model, train_model
-from tasks.nas.ground_truth import MEASURED_BUDGETS, GroundTruth, MeasuredBudget, NB201Protocol
+from tasks.nas.ground_truth import GroundTruth, MeasuredBudget, NB201Protocol
 from tasks.nas.nb201 import NUM_ARCHS, is_connected, sample_archs
 from tasks.nas.sources import make_ground_truth
 
@@ -83,9 +83,9 @@ class NASConfig:
     seeds: int = 1
     protocol: SearchProtocol = SEARCH_PROTOCOLS["cpu"]
     ground_truth: str = "shipped"  # see tasks.nas.sources.make_ground_truth
-    real_ipc: int | None = None  # the larger real subset's images per class (None: 10 x the set's, capped)
+    real_ipc: int | None = None  # the larger real subset's images per class (None: REAL_IPC_FACTOR x the set's, capped)
     nb201_file: str | None = None
-    gt_budget: MeasuredBudget = MEASURED_BUDGETS["cpu"]
+    gt_budget: MeasuredBudget | None = None  # with ground_truth "train": None is DEFAULT_GT_BUDGET
     device: str = "cpu"
     progress: bool = True
 
@@ -120,13 +120,16 @@ def validation_split(dataset: str, size: int):
     return train.subset(torch.randperm(len(train), generator=gen)[:min(size, len(train))].sort().values)
 
 
-REAL_IPC_FACTOR = 10  # the larger real subset: this many times the set's images per class
+# The larger real subset: this many times the set's images per class. Its proxies cost in proportion
+# (about 1 s per cell per 100 images under the cpu search protocol), so 5x keeps the default run
+# within minutes on 2 cores; --real-ipc 100 at IPC 10 (10x) costs about 15 minutes more.
+REAL_IPC_FACTOR = 5
 
 
 def proxy_sets(config: NASConfig, device, log) -> tuple[int, list[tuple[SyntheticSet, str, str]]]:
     """The set's IPC and (set, sha256, path) of: the distilled set (distilled, cached, or
     ``config.synset``), the same-size random real subset, and a larger random real subset
-    (``real_ipc``, default 10 x IPC but no more than the smallest class): real data under the
+    (``real_ipc``, default ``REAL_IPC_FACTOR`` x IPC but no more than the smallest class): real data under the
     proxy budget, the reference a distilled set is read against. Artifacts are not repeated."""
     if config.synset:
         path, given = config.synset, read_synset(config.synset, config.dataset)[0]
@@ -156,18 +159,32 @@ def set_cell(synset: SyntheticSet, sha: str, fingerprint: str, config: NASConfig
             "ground_truth": truth.fingerprint()}
 
 
+# Proxy training's cost grows with the set's size: about 1 s per cell per 100 images under the cpu
+# search protocol on 2 quiet AMD EPYC cores, eager (1.09 s at 100 images, 1.91 s at 200; 2026-12-04).
+SECONDS_PER_100_IMAGES = 1.0
+
+
 def train_proxies(sets, archs: list[str], config: NASConfig, truth: GroundTruth, fingerprint: str,
-                  store: RecordStore, device) -> None:
-    """Train and score every missing (set, cell, seed); one record each, appended as it finishes."""
+                  store: RecordStore, device, log=print) -> None:
+    """Train and score every missing (set, cell, seed); one record each, appended as it finishes.
+    Says what it will train and roughly how long first; the progress bar is weighed by images."""
     protocol = config.protocol
     todo = [(synset, sha, path, arch, seed) for synset, sha, path in sets for arch in archs
             for seed in range(config.seeds)
             if not store.has({**set_cell(synset, sha, fingerprint, config, truth), "arch": arch, "seed": seed})]
     if not todo:
         return
+    images = sum(len(synset.images) for synset, *_ in todo)
+    seconds = images / 100 * SECONDS_PER_100_IMAGES
+    estimate = (f", about {f'{seconds / 60:.0f} min' if seconds >= 90 else f'{seconds:.0f} s'} on 2 CPU cores"
+                if device.type == "cpu" else "")
+    log(f"NAS proxies: {len(todo)} models to train ({len(archs)} cells x {len(sets)} sets of "
+        f"{', '.join(str(len(s.images)) for s, *_ in sets)} images x {config.seeds} seed(s)){estimate}; "
+        f"each is recorded as it finishes, so a rerun continues where this one stops")
     validation = validation_split(config.dataset, protocol.validation_images)
     details = record_protocol(protocol, truth)
-    for synset, sha, path, arch, seed in tqdm(todo, desc="NAS proxies", unit="model", disable=not config.progress):
+    bar = tqdm(total=images, desc="NAS proxies", unit="img", disable=not config.progress)
+    for synset, sha, path, arch, seed in todo:
         with measure(device) as m:
             model = protocol.build(arch, synset.info, seed, device)
             train_model(model, synset.images, synset.targets(protocol.training.label_type), protocol.training, seed,
@@ -178,6 +195,8 @@ def train_proxies(sets, archs: list[str], config: NASConfig, truth: GroundTruth,
                      {**m.as_dict(), "device": str(device)},
                      extra={"synset": path, "disconnected": config.disconnected, "connected": is_connected(arch),
                             "validation_images": len(validation), "sample_seed": config.sample_seed})
+        bar.update(len(synset.images))
+    bar.close()
 
 
 def summary_record(base: dict, proxy: dict[str, float], truth_by_arch: dict[str, float], config: NASConfig,
@@ -235,7 +254,7 @@ def run(config: NASConfig, store: RecordStore | None = None, log=print) -> list[
     replicate, out = truth.replicate(), []
     if replicate is not None:  # the ceiling first: recorded even when the proxies' run is stopped early
         out += replicate_records(replicate, archs, truth_by_arch, config, truth, fingerprint, store)
-    train_proxies(sets, archs, config, truth, fingerprint, store, device)
+    train_proxies(sets, archs, config, truth, fingerprint, store, device, log)
     records = store.load()
     for synset, sha, path in sets:
         base = set_cell(synset, sha, fingerprint, config, truth)

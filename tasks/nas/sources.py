@@ -24,6 +24,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.registry import Registry
 from tasks.nas.ground_truth import (
+    DEFAULT_GT_BUDGET,
     MEASURED_BUDGETS,
     GroundTruth,
     MeasuredBudget,
@@ -141,16 +142,24 @@ GROUND_TRUTHS: Registry[str] = Registry("ground truth", {
 
 
 def make_ground_truth(kind: str, dataset: str, nb201_file: str | Path | None = None,
-                      budget: MeasuredBudget = MEASURED_BUDGETS["cpu"], device="cpu",
-                      progress: bool = True) -> GroundTruth:
-    """``shipped``: the packaged measurement of ``dataset``; ``train``: measured on ``dataset``;
-    ``table``: analog-nasbench (CIFAR-10 only); ``official``: the NAS-Bench-201 file at
-    ``nb201_file`` (CIFAR-10 or CIFAR-100)."""
+                      budget: MeasuredBudget | None = None, device="cpu", progress: bool = True) -> GroundTruth:
+    """``shipped``: the packaged measurement of ``dataset``; ``train``: measured on ``dataset`` under
+    ``budget`` (default :data:`DEFAULT_GT_BUDGET`); ``table``: analog-nasbench (CIFAR-10 only);
+    ``official``: the NAS-Bench-201 file at ``nb201_file`` (CIFAR-10 or CIFAR-100). A ``budget``
+    that is not the one the ground truth has is refused."""
     GROUND_TRUTHS.get(kind)  # an unknown kind: one line with "did you mean"
+    if budget is not None and kind in ("table", "official"):
+        raise HarnessError(f"--gt-budget applies to a measured ground truth, not to --ground-truth {kind}: drop it")
     if kind == "shipped":
-        return ShippedGroundTruth(dataset)
+        truth = ShippedGroundTruth(dataset)
+        shipped = truth.content["budget"]["name"]
+        if budget is not None and budget.name != shipped:
+            short = budget.name.removeprefix("nb201-measured-")
+            raise HarnessError(f"the shipped ground truth of {dataset} was measured under {shipped.removeprefix('nb201-measured-')}, "
+                               f"not {short}: add --ground-truth train to measure {short} here, or drop --gt-budget")
+        return truth
     if kind == "train":
-        return MeasuredGroundTruth(dataset, budget, device, progress)
+        return MeasuredGroundTruth(dataset, budget or MEASURED_BUDGETS[DEFAULT_GT_BUDGET], device, progress)
     if kind == "table":
         if dataset != "cifar10":
             raise HarnessError(f"the analog-nasbench table holds CIFAR-10 accuracies only, not {dataset}: "
