@@ -49,6 +49,7 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("nas", ["--search-protocol", "cpuu"], "Did you mean 'cpu'"),
     ("nas", ["--ground-truth", "trian"], "Did you mean 'train'"),
     ("nas", ["--archs", "20"], "--archs is now --cells"),
+    ("nas", ["--gt-budget", "cpu"], "measured under cpu-decay-4x, not cpu: add --ground-truth train"),
     ("distill", ["--distiller", "dm", "--output", "set.safetensors"], "use --artifact PATH"),
     ("nas-truth", ["--cells", "0"], "--cells"),
     ("nas-truth", ["--gt-budget", "cpuu"], "Did you mean 'cpu'"),
