@@ -83,6 +83,14 @@ def resolve_pool(config) -> None:
         object.__setattr__(config, "pretrained", get_recipe(config.pretrain).models)
 
 
+def configured_extractor(distiller, data: ImageData, run) -> tuple[PretrainRecipe, Callable[[int, int], nn.Module]]:
+    """The recipe and extractor named by a distiller's config (``extractor``, ``arch``, ``pretrain``,
+    ``pretrained``, ``pretrain_images``), its networks trained on ``distiller.pretraining_classes``."""
+    cfg = distiller.config
+    recipe = get_recipe(cfg.pretrain, cfg.pretrained, cfg.pretrain_images or -1, distiller.pretraining_classes(data))
+    return recipe, make_extractor(cfg.extractor, data, cfg.arch, device=run.device, recipe=recipe, log=run.log)
+
+
 def make_extractor(kind: str, data: ImageData, arch: str = "convnet", count: int = 0, device="cpu",
                    recipe: PretrainRecipe | None = None, log=print,
                    max_images: int = 0) -> Callable[[int, int], nn.Module]:

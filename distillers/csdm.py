@@ -62,13 +62,12 @@ import torch.nn.functional as F
 
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext, present_classes, register_distiller
 from distillers._discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
-from distillers._extractors import make_extractor, resolve_pool
+from distillers._extractors import configured_extractor, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
-from harness.pretrained import get_recipe
 
 CLASS_ALPHA = ("logistic", "constant")
 HARNESS_CHOICES = {  # what the paper does not specify; the manifest records it beside the values used
@@ -106,7 +105,13 @@ class CSDMConfig(IterativeConfig):
     multi_formation: int = 2
     dsa: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self):  # a bad setting is refused when the config is made, before any work
+        if self.kernel not in SAMPLERS:
+            raise HarnessError(f"unknown kernel '{self.kernel}': use one of {', '.join(SAMPLERS)}")
+        if self.class_alpha not in CLASS_ALPHA:
+            raise HarnessError(f"unknown class_alpha '{self.class_alpha}': use one of {', '.join(CLASS_ALPHA)}")
+        if self.multi_formation < 1:
+            raise HarnessError(f"multi_formation must be at least 1, got {self.multi_formation}")
         resolve_pool(self)
 
 
@@ -136,18 +141,9 @@ class CSDM(IterativeDistiller):
 
     def setup(self, data: ImageData, ipc: int, run: RunContext, warnings: list[str]) -> None:
         cfg = self.config
-        if cfg.kernel not in SAMPLERS:
-            raise HarnessError(f"unknown kernel '{cfg.kernel}': use one of {', '.join(SAMPLERS)}")
-        if cfg.class_alpha not in CLASS_ALPHA:
-            raise HarnessError(f"unknown class_alpha '{cfg.class_alpha}': use one of {', '.join(CLASS_ALPHA)}")
-        if cfg.multi_formation < 1:
-            raise HarnessError(f"multi_formation must be at least 1, got {cfg.multi_formation}")
         self.data, self.run, self.ipc, self.factor = data, run, ipc, cfg.multi_formation
         self.by_class = data.indices_by_class()
-        self.recipe = get_recipe(cfg.pretrain, cfg.pretrained, cfg.pretrain_images or -1,
-                                 self.pretraining_classes(data))
-        self.extractor = make_extractor(cfg.extractor, data, cfg.arch, device=run.device, recipe=self.recipe,
-                                        log=run.log)
+        self.recipe, self.extractor = configured_extractor(self, data, run)
         counts = data.class_counts()
         present = present_classes(data)
         self.alpha_0 = balanced_alpha(ipc, cfg.alpha)

@@ -74,7 +74,7 @@ import torch.nn.functional as F
 from distillers import _ncfm_parts as parts
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext, register_distiller
 from distillers._discrepancy import ncfd, sample_gaussian_frequencies
-from distillers._extractors import make_extractor, resolve_pool
+from distillers._extractors import configured_extractor, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, class_blocks, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from distillers._ncfm_parts import FREQS_PER_ROW, SAMPLERS, MixtureSampler, MLPSampler
@@ -83,7 +83,7 @@ from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
 from harness.errors import HarnessError
-from harness.pretrained import get_recipe, pretrained_model
+from harness.pretrained import pretrained_model
 
 PSI_KEY, PSI_INIT_KEY = -5, -6  # class slots of mix_seed for psi's noise and initial weights
 CHOICES = {"psi": ("mixture", "mlp", "none"), "psi_optimizer": ("adam", "sgd"), "psi_schedule": ("iteration", "class"),
@@ -135,7 +135,17 @@ class NCFMConfig(IterativeConfig):
     init: str = "random"  # random: seeded real images per class; authors: each class's first, their tiling
     real_sample: str = "random"  # random: a fresh seeded real batch per iteration; first: a class's first images
 
-    def __post_init__(self):
+    def __post_init__(self):  # a bad setting is refused when the config is made, before any work
+        for key, allowed in CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise HarnessError(f"unknown {key} '{getattr(self, key)}': use one of {', '.join(allowed)}")
+        if self.num_freqs < FREQS_PER_ROW or self.num_freqs % FREQS_PER_ROW:
+            raise HarnessError(f"num_freqs must be a positive multiple of {FREQS_PER_ROW}, got {self.num_freqs}")
+        if min(self.multi_formation, self.psi_steps, self.psi_every) < 1 or min(self.class_block, self.calibration_steps) < 0:
+            raise HarnessError("multi_formation, psi_steps and psi_every must be at least 1, class_block and "
+                               "calibration_steps at least 0")
+        if self.calibration_teacher == "drawn" and self.extractor != "hybrid":
+            raise HarnessError("calibration_teacher=drawn takes the hybrid extractor's network: set extractor=hybrid")
         resolve_pool(self)
 
 
@@ -150,13 +160,9 @@ class NCFM(IterativeDistiller):
 
     def setup(self, data: ImageData, ipc: int, run: RunContext, warnings: list[str]) -> None:
         cfg = self.config
-        self._check(cfg)
         self.data, self.run, self.ipc, self.factor = data, run, ipc, cfg.multi_formation
         self.by_class = data.indices_by_class()
-        self.recipe = get_recipe(cfg.pretrain, cfg.pretrained, cfg.pretrain_images or -1,
-                                 self.pretraining_classes(data))
-        self.extractor = make_extractor(cfg.extractor, data, cfg.arch, device=run.device, recipe=self.recipe,
-                                        log=run.log)
+        self.recipe, self.extractor = configured_extractor(self, data, run)
         init = parts.authors_init(data, ipc, self.factor, run.device, self.classes) if cfg.init == "authors" else \
             init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
         images, self.labels = init
@@ -185,19 +191,6 @@ class NCFM(IterativeDistiller):
     def uses_pretrained(self) -> bool:
         cfg = self.config
         return cfg.extractor == "hybrid" or cfg.soft_labels or cfg.calibration > 0
-
-    @staticmethod
-    def _check(cfg: NCFMConfig) -> None:
-        for key, allowed in CHOICES.items():
-            if getattr(cfg, key) not in allowed:
-                raise HarnessError(f"unknown {key} '{getattr(cfg, key)}': use one of {', '.join(allowed)}")
-        if cfg.num_freqs < FREQS_PER_ROW or cfg.num_freqs % FREQS_PER_ROW:
-            raise HarnessError(f"num_freqs must be a positive multiple of {FREQS_PER_ROW}, got {cfg.num_freqs}")
-        if min(cfg.multi_formation, cfg.psi_steps, cfg.psi_every) < 1 or min(cfg.class_block, cfg.calibration_steps) < 0:
-            raise HarnessError("multi_formation, psi_steps and psi_every must be at least 1, class_block and "
-                               "calibration_steps at least 0")
-        if cfg.calibration_teacher == "drawn" and cfg.extractor != "hybrid":
-            raise HarnessError("calibration_teacher=drawn takes the hybrid extractor's network: set extractor=hybrid")
 
     def decoded(self, lo: int, hi: int) -> torch.Tensor:
         """The decoded images of classes lo..hi (positions in ``self.classes``), normalised."""

@@ -40,6 +40,8 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("transfer", ["--seeds", "0"], "--seeds"),
     ("transfer", ["--archs", "alexnett"], "'alexnet'"),
     ("transfer", ["--distiller", "ncfm", "--set", "num_freq=64"], "Did you mean 'num_freqs'"),
+    ("transfer", ["--distiller", "ncfm", "--set", "num_freqs=0"], "num_freqs must be a positive multiple"),
+    ("transfer", ["--distiller", "csdm", "--set", "kernel=cauchy"], "unknown kernel 'cauchy'"),
     ("transfer", ["--synset", ARTIFACT, "--set", "num_freqs=64"], "cannot apply to --synset"),
     ("cl", ["--memory", "0"], "--memory"),
     ("cl", ["--baselines", "gdumbb"], "unknown baseline 'gdumbb'"),
