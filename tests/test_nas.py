@@ -263,3 +263,11 @@ def test_the_shipped_ground_truth_is_the_default_budget(dataset):
     truth = make_ground_truth("shipped", dataset)
     assert truth.content["budget_fingerprint"] == MEASURED_BUDGETS[DEFAULT_GT_BUDGET].fingerprint()
     assert truth.content["sample_seed"] == 0 and len(truth.content["cells"]) == NASConfig().cells
+
+
+def test_fewer_than_three_cells_rank_nothing():
+    """Two cells are always ranked +-1: the summary leaves rho and tau undefined (shown as a dash)."""
+    two = ranking_summary({"a": 1.0, "b": 2.0}, {"a": 2.0, "b": 1.0})
+    assert math.isnan(two["spearman_rho"]) and math.isnan(two["kendall_tau"]) and two["top1_ground_truth"] == 1.0
+    three = ranking_summary({"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 2.0, "b": 1.0, "c": 3.0})
+    assert three["spearman_rho"] == pytest.approx(0.5)

@@ -4,7 +4,8 @@
 - ``kendall_tau``: Kendall's tau-b, (P - Q) / sqrt((n0 - n1)(n0 - n2)) over all pairs, where P and
   Q count concordant and discordant pairs, n0 = n(n-1)/2 and n1, n2 the pairs tied in x, in y.
 
-Both return NaN when undefined (fewer than 2 items, or a constant vector), as ``scipy.stats`` does.
+Both return NaN when undefined (fewer than 2 items, or a constant vector), as ``scipy.stats`` does;
+``ranking_summary`` reports them only from ``MIN_RANKED`` items (two cells are always ranked +-1).
 ``bootstrap_interval`` gives either one a 95% percentile interval over the items (resampled with
 replacement), the spread a reader should expect from another sample of K cells.
 """
@@ -49,6 +50,7 @@ def kendall_tau(x, y) -> float:
 
 
 BOOTSTRAP_RESAMPLES = 2000
+MIN_RANKED = 3  # fewer items give no ranking to agree with: rho and tau of two are always +-1
 
 
 def bootstrap_interval(x, y, statistic, resamples: int = BOOTSTRAP_RESAMPLES, confidence: float = 0.95,
@@ -56,7 +58,7 @@ def bootstrap_interval(x, y, statistic, resamples: int = BOOTSTRAP_RESAMPLES, co
     """Percentile bootstrap interval of ``statistic(x, y)`` over items resampled with replacement
     (a seeded draw, so a table is reproducible); resamples where it is undefined are left out."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if len(x) < 3:
+    if len(x) < MIN_RANKED:
         return math.nan, math.nan
     draws = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
     values = np.array([statistic(x[d], y[d]) for d in draws])
@@ -69,13 +71,14 @@ def bootstrap_interval(x, y, statistic, resamples: int = BOOTSTRAP_RESAMPLES, co
 
 def ranking_summary(proxy: dict[str, float], truth: dict[str, float]) -> dict:
     """Rank agreement of per-cell proxy scores with the ground truth (cells in sample order), with
-    bootstrap 95% intervals over cells."""
+    bootstrap 95% intervals over cells; rho and tau are NaN below ``MIN_RANKED`` cells."""
     archs = list(proxy)
     p, t = [proxy[a] for a in archs], [truth[a] for a in archs]
+    ranked = len(archs) >= MIN_RANKED
+    rho, tau = (spearman_rho(p, t), kendall_tau(p, t)) if ranked else (math.nan, math.nan)
     top1 = max(archs, key=proxy.__getitem__)  # max keeps the first of tied cells
     best = max(archs, key=truth.__getitem__)
-    return {"k": len(archs), "spearman_rho": spearman_rho(p, t), "spearman_ci": bootstrap_interval(p, t, spearman_rho),
-            "kendall_tau": kendall_tau(p, t), "kendall_ci": bootstrap_interval(p, t, kendall_tau),
+    return {"k": len(archs), "spearman_rho": rho, "spearman_ci": bootstrap_interval(p, t, spearman_rho),
+            "kendall_tau": tau, "kendall_ci": bootstrap_interval(p, t, kendall_tau),
             "top1_arch": top1, "top1_ground_truth": truth[top1], "best_arch": best, "best_ground_truth": truth[best],
             "top1_regret": truth[best] - truth[top1]}
-
