@@ -69,7 +69,8 @@ def section(records: pd.DataFrame) -> Section | None:
         return None
     s = comparison_section("continual", "Continual learning",
                            "Class-incremental learning with a GDumb learner trained only on its memory: test accuracy "
-                           "(%) on the classes seen so far after each step, mean over seeds with 95% interval bands. "
+                           "(%) on the classes seen so far after each step, mean over seeds with 95% interval bands; a "
+                           "seed draws everything anew (class order, memory, model), so an interval covers all three. "
                            "Every memory stores the same number of images per class (equal storage, as the "
                            "multi-formation papers count it); a multi-formation set decodes each stored image into "
                            "rho^2 training images (said beside its name), and random-packed (random real images "
