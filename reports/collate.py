@@ -136,9 +136,15 @@ def accuracy_summary(records: pd.DataFrame, tasks: tuple[str, ...] = ACCURACY_TA
         rows.append(row)
     out = pd.DataFrame(rows)
     out["dataset_label"] = [dataset_label(d, i) for d, i in zip(out["dataset"], out["imbalance"])]
+    groups = [df[k] for k in [*ACCURACY_KEYS, "distiller"]]
+    cell = [tuple(r[k] for k in [*ACCURACY_KEYS, "distiller"]) for _, r in out.iterrows()]
     sha = df["synset_sha256"] if "synset_sha256" in df else pd.Series(UNKNOWN, index=df.index)
-    draws = sha.groupby([df[k] for k in [*ACCURACY_KEYS, "distiller"]], dropna=False).nunique()
-    out["sets"] = [int(draws.get(tuple(r[k] for k in [*ACCURACY_KEYS, "distiller"]), 1)) for _, r in out.iterrows()]
+    draws = sha.groupby(groups, dropna=False).nunique()
+    out["sets"] = [int(draws.get(c, 1)) for c in cell]
+    extra = df["extra"] if "extra" in df else pd.Series(None, index=df.index)
+    trained = extra.map(lambda e: e.get("images_per_class") if isinstance(e, dict) else None)
+    trained = pd.to_numeric(trained, errors="coerce").groupby(groups, dropna=False).max()
+    out["images_per_class"] = [trained.get(c, math.nan) for c in cell]  # what a model trained on (decoded)
     return out.sort_values([*ACCURACY_KEYS, "distiller"], ignore_index=True)
 
 

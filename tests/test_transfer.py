@@ -106,6 +106,14 @@ def test_a_multi_formation_set_is_compared_at_equal_storage_and_equal_decoded_co
     assert set(by_set) == {"ncfm", "random", "random-packed", "random-decoded"}
     assert {k: r["extra"]["images_per_class"] for k, r in by_set.items()} == {
         "ncfm": 4, "random": 1, "random-packed": 4, "random-decoded": 4}
+    # the table says what each model trained on where it is not the IPC
+    from harness.records import records_frame
+    from reports.blocks import Table
+    from tasks.transfer.report import section
+
+    (table,) = [b for b in section(records_frame(records)).blocks if isinstance(b, Table)]
+    assert {row[0] for row in table.rows} == {"ncfm (trains on 4/class)", "random", "random-packed (trains on 4/class)",
+                                              "random-decoded (trains on 4/class)"}
 
 
 def test_reference_rows_are_computed_from_real_data_and_reported_apart():

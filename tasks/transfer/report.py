@@ -49,6 +49,13 @@ def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
     return to_png(fig)
 
 
+def with_training_count(r) -> str:
+    """A set's row label, with the images per class a model trains on where that is not the IPC
+    (a multi-formation set and its equal-budget controls: ``ncfm (trains on 40/class)``)."""
+    n = r.get("images_per_class")
+    return f"{r['distiller']} (trains on {int(n)}/class)" if pd.notna(n) and n != r["ipc"] else r["distiller"]
+
+
 def reference_label(r) -> str:
     """What a reference row trained on, and under which protocol."""
     if r["distiller"] == C.RANDOM:
@@ -80,6 +87,7 @@ def section(records: pd.DataFrame) -> Section | None:
     present = [k for k in CONTROLS if (summary["distiller"] == k).any()]
     if present:
         s.notes.append("Controls at equal budget: " + "; ".join(f"{k}: {CONTROLS[k]}" for k in present) + ".")
+    summary = summary.assign(distiller=[with_training_count(r) for _, r in summary.iterrows()])
     for (fp, label, ipc), part in summary.groupby(["protocol_fingerprint", "dataset_label", "ipc"], sort=False):
         where = f"{label}, IPC {ipc}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Transfer heatmap: {where}",
