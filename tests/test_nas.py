@@ -82,6 +82,13 @@ def test_measured_ground_truth_is_cached(output_dir):
     entry["accuracy"] = 123.0  # a cached value is read back, not recomputed
     path.write_text(json.dumps(entry))
     assert MeasuredGroundTruth("mnist-tiny", TINY_GT).accuracy(CONNECTED) == 123.0
+    for later in ("cutmix_p", "cutmix_beta"):  # written before the protocol had these fields (at their default)
+        del entry["budget"]["training"][later]
+    path.write_text(json.dumps(entry))
+    assert MeasuredGroundTruth("mnist-tiny", TINY_GT).accuracy(CONNECTED) == 123.0  # still the same measurement
+    entry["budget"]["training"]["epochs"] += 1  # a different budget is not
+    path.write_text(json.dumps(entry))
+    assert MeasuredGroundTruth("mnist-tiny", TINY_GT)._cached(CONNECTED) is None
     other = MeasuredBudget("gt-test", C=2, N=1, training=TINY_GT.training, train_fraction=1.0)
     assert MeasuredGroundTruth("mnist-tiny", other).folder != truth.folder
     assert "50% sample" in truth.describe()["source"] and truth.fingerprint() != MeasuredGroundTruth(
