@@ -278,3 +278,13 @@ def test_fewer_than_three_cells_rank_nothing():
     assert math.isnan(two["spearman_rho"]) and math.isnan(two["kendall_tau"]) and two["top1_ground_truth"] == 1.0
     three = ranking_summary({"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 2.0, "b": 1.0, "c": 3.0})
     assert three["spearman_rho"] == pytest.approx(0.5)
+
+
+def test_the_interval_does_not_depend_on_the_order_cells_are_held_in():
+    """The task's summary and the report's regrouped rows hold the cells in different orders."""
+    gen = np.random.default_rng(3)
+    truth = {f"cell{i}": float(v) for i, v in enumerate(gen.normal(size=40))}
+    proxy = {a: v + float(gen.normal()) for a, v in truth.items()}
+    reversed_proxy = dict(reversed(list(proxy.items())))
+    assert ranking_summary(proxy, truth)["spearman_ci"] == ranking_summary(reversed_proxy, truth)["spearman_ci"]
+    assert ranking_summary(proxy, truth)["kendall_ci"] == ranking_summary(reversed_proxy, truth)["kendall_ci"]

@@ -70,13 +70,16 @@ def bootstrap_interval(x, y, statistic, resamples: int = BOOTSTRAP_RESAMPLES, co
 
 
 def ranking_summary(proxy: dict[str, float], truth: dict[str, float]) -> dict:
-    """Rank agreement of per-cell proxy scores with the ground truth (cells in sample order), with
-    bootstrap 95% intervals over cells; rho and tau are NaN below ``MIN_RANKED`` cells."""
-    archs = list(proxy)
-    p, t = [proxy[a] for a in archs], [truth[a] for a in archs]
+    """Rank agreement of per-cell proxy scores with the ground truth, with bootstrap 95% intervals
+    over cells; rho and tau are NaN below ``MIN_RANKED`` cells. The bootstrap draws cells by
+    position, so they are put in one order (sorted names) first: the interval is the same whichever
+    order a caller holds them in (the task's records and the report's regrouped rows did differ)."""
+    archs = list(proxy)  # sample order: top-1 keeps the first of tied cells
+    ordered = sorted(archs)
+    p, t = [proxy[a] for a in ordered], [truth[a] for a in ordered]
     ranked = len(archs) >= MIN_RANKED
     rho, tau = (spearman_rho(p, t), kendall_tau(p, t)) if ranked else (math.nan, math.nan)
-    top1 = max(archs, key=proxy.__getitem__)  # max keeps the first of tied cells
+    top1 = max(archs, key=proxy.__getitem__)
     best = max(archs, key=truth.__getitem__)
     return {"k": len(archs), "spearman_rho": rho, "spearman_ci": bootstrap_interval(p, t, spearman_rho),
             "kendall_tau": tau, "kendall_ci": bootstrap_interval(p, t, kendall_tau),
