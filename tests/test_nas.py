@@ -163,6 +163,14 @@ def test_task_records_summary_and_resume(output_dir):
     again = run(_config(), log=lambda line: None)  # everything recorded: nothing is retrained or re-appended
     assert RecordStore(records_path("nas")).load() == before
     assert {r["key"] for r in again} == {r["key"] for r in everything}
+    # two proxies' records lost: a rerun trains those two and says so
+    path = records_path("nas")
+    lines = path.read_text().splitlines(keepends=True)
+    lost = [i for i, line in enumerate(lines) if '"proxy_accuracy"' in line and '"summary"' not in line][-2:]
+    path.write_text("".join(line for i, line in enumerate(lines) if i not in lost))
+    said = []
+    run(_config(), log=said.append)
+    assert any(line.startswith("NAS proxies: 2 of 18 models to train (") for line in said), said
 
 
 def test_task_keeps_disconnected_cells_when_asked(output_dir):

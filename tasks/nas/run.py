@@ -178,7 +178,9 @@ def train_proxies(sets, archs: list[str], config: NASConfig, truth: GroundTruth,
     seconds = images / 100 * SECONDS_PER_100_IMAGES
     estimate = (f", about {f'{seconds / 60:.0f} min' if seconds >= 90 else f'{seconds:.0f} s'} on 2 CPU cores"
                 if device.type == "cpu" else "")
-    log(f"NAS proxies: {len(todo)} models to train ({len(archs)} cells x {len(sets)} sets of "
+    total = len(archs) * len(sets) * config.seeds
+    left = f"{len(todo)} of {total}" if len(todo) < total else f"{total}"
+    log(f"NAS proxies: {left} models to train ({len(archs)} cells x {len(sets)} sets of "
         f"{', '.join(str(len(s.images)) for s, *_ in sets)} images x {config.seeds} seed(s)){estimate}; "
         f"each is recorded as it finishes, so a rerun continues where this one stops")
     validation = validation_split(config.dataset, protocol.validation_images)
