@@ -134,14 +134,16 @@ def class_means(features: torch.Tensor, group: torch.Tensor, num_groups: int) ->
 
 
 def pad_by_group(features: torch.Tensor, group: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows ``[N, D]`` grouped by ``group`` (sorted, as ``sample_real`` returns them) ->
+    """Rows ``[N, D]`` grouped by ``group`` (in any order; a group's rows keep theirs) ->
     (``[G, n_max, D]`` zero-padded, ``[G, n_max]`` weights 1/n_g on a group's rows and 0 on padding).
 
     Lets per-class measures run as one batched call when classes have different sample sizes
     (long-tailed data): pass the weights as the measure's ``x_weights``.
     """
     counts = torch.bincount(group, minlength=num_groups)
-    pos = torch.arange(len(group), device=group.device) - (torch.cumsum(counts, 0) - counts)[group]
+    order = torch.argsort(group, stable=True)
+    pos = torch.empty_like(group)
+    pos[order] = torch.arange(len(group), device=group.device) - (torch.cumsum(counts, 0) - counts)[group[order]]
     padded = features.new_zeros(num_groups, int(counts.max()), features.shape[1])
     padded[group, pos] = features
     weights = features.new_zeros(num_groups, int(counts.max()))

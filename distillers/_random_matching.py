@@ -86,20 +86,25 @@ class RandomNetworkMatching(IterativeDistiller):
         """Hook: a term added to the summed class loss (e.g. a classifier critic); 0 here."""
         return 0.0
 
+    def matched_groups(self, index: torch.Tensor, group: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Hook: the group each real row of the batch is matched in and the number of groups; the synthetic set splits into as many equal, contiguous groups. Here the
+        classes (``group`` itself)."""
+        return group, len(self.classes)
+
     def step(self, iteration: int) -> float:
         cfg, run, data = self.config, self.run, self.data
-        n_classes = len(self.classes)
         net = random_network(cfg.arch, data, run.seed, iteration, run.device)
         index, group = sample_real(data, self.by_class, self.classes, cfg.real_batch, run.seed, iteration)
 
         def aug(x, g):
             return class_augment(x, g, self.dsa, run.seed, iteration, self.classes)
 
+        matched, n_groups = self.matched_groups(index, group)
         with torch.no_grad():
             real = self.features(embed_real(net, data, index, group, aug, run.device))
-            real, weights = pad_by_group(real, group.to(run.device), n_classes)
+            real, weights = pad_by_group(real, matched.to(run.device), n_groups)
         syn_images = aug(self.images, self.syn_group)
-        syn = self.features(embed(net, syn_images)).view(n_classes, self.ipc, -1)
+        syn = self.features(embed(net, syn_images)).view(n_groups, -1, real.shape[-1])
         loss = self.class_loss(real, weights, syn, iteration).sum()
         loss = loss + self.regulariser(MatchBatch(iteration, index, group, aug, syn_images))
         self.optimizer.zero_grad(set_to_none=True)

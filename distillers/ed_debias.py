@@ -19,7 +19,7 @@ from harness.errors import HarnessError
 
 ATTRIBUTE_LOSSES = ("hinge", "uniform", "set")
 ATTRIBUTE_INITS = ("real", "balanced")
-REAL_SAMPLINGS = ("natural", "balanced")
+REAL_SAMPLINGS = ("natural", "balanced", "group")
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,11 @@ class DebiasConfig(EnergyConfig):
     real_sampling: str = "natural"  # natural: the class's real images | balanced: rarer attribute values repeated
 
 
-def balanced_picks(data: ImageData, ipc: int, seed: int, classes: list[int]) -> list[torch.Tensor]:
+def balanced_picks(data: ImageData, ipc: int, seed: int, classes: list[int], grouped: bool = False) -> list[torch.Tensor]:
     """Per class, ``ipc`` real image indices with the attribute values in equal numbers (the first
     ``ipc mod A`` values one more; a value short of images gives its remainder to the others),
-    seeded by (seed, class). The harness's option, not the paper's (which does not say how S starts)."""
+    seeded by (seed, class); ``grouped``: ordered by attribute value (the same images). The harness's
+    option, not the paper's (which does not say how S starts)."""
     num_values = int(data.attributes.max()) + 1
     by_class, picks = data.indices_by_class(), []
     for c in classes:
@@ -46,7 +47,8 @@ def balanced_picks(data: ImageData, ipc: int, seed: int, classes: list[int]) -> 
         order = [p[k] for k in range(max(map(len, pools))) for p in pools if k < len(p)]
         if len(order) < ipc:
             raise HarnessError(f"attribute_init=balanced: class {c} has {len(order)} images < ipc {ipc}")
-        picks.append(torch.stack(order[:ipc]))
+        chosen = torch.stack(order[:ipc])
+        picks.append(chosen[torch.argsort(data.attributes[chosen], stable=True)] if grouped else chosen)
     return picks
 
 
@@ -81,7 +83,12 @@ class DebiasedEnergyMatching(EnergyMatching):
     ``real_sampling``: ``natural`` draws each iteration's real batch of c from c's images (the paper:
     ED matches S_c to the biased T_c, whose majority attribute then pulls every image of S_c);
     ``balanced`` (harness's choice) from :func:`attribute_balanced_pool`, so ED matches S_c to T_c
-    with the attribute made independent of the label, the distribution the de-biased set stands for.
+    with the attribute made independent of the label, the distribution the de-biased set stands for;
+    ``group`` (harness's choice; needs ``attribute_init=balanced`` and IPC a multiple of the number
+    of attribute values) draws as ``balanced`` and matches per (class, attribute value): the energy
+    distance between S_{c,a} and T_{c,a}, so no image is pulled towards the class's other attribute
+    (with ``balanced``, ED's attraction to every real image of c mixed the two colours into one
+    group's images on the stand-in: the worst-group collapses of some seeds).
     The attribute a of a synthetic image is that of the real image it was initialised from
     (``ImageData.attributes``; fixed during distillation). g_phi2 is a classifier of the attribute
     pretrained on the dataset's attribute view ``<dataset>-attr`` (``harness.data.attributes``),
@@ -111,16 +118,35 @@ class DebiasedEnergyMatching(EnergyMatching):
                                                                         run, cfg.critic_pretrain,
                                                                         cfg.critic_pretrain_images,
                                                                         self.pretraining_classes(data))
+        num_values = int(data.attributes.max()) + 1
+        if cfg.real_sampling == "group" and (cfg.attribute_init != "balanced" or ipc % num_values):
+            raise HarnessError(f"real_sampling=group matches each (class, attribute) group, so it needs "
+                               f"attribute_init=balanced and an IPC that is a multiple of {num_values} (the "
+                               f"attribute's values), got attribute_init={cfg.attribute_init} and IPC {ipc}")
         if cfg.attribute_init == "balanced":
-            picks = torch.cat(balanced_picks(data, ipc, run.seed, self.classes))
+            picks = torch.cat(balanced_picks(data, ipc, run.seed, self.classes, grouped=cfg.real_sampling == "group"))
             self.images = data.normalised(picks, run.device).requires_grad_(True)
             self.optimizer = torch.optim.SGD([self.images], lr=cfg.lr_images, momentum=cfg.momentum)
         else:
             picks = torch.cat(init_picks(data, ipc, run.seed, self.classes))
         self.syn_attributes = data.attributes[picks].to(run.device)
-        if cfg.real_sampling == "balanced":  # the pools sample_real draws each class's real batch from
+        if cfg.real_sampling == "group":
+            counts = torch.bincount(self.syn_attributes.cpu().view(len(self.classes), ipc).flatten()
+                                    + torch.arange(len(self.classes)).repeat_interleave(ipc) * num_values)
+            if len(counts) != len(self.classes) * num_values or (counts != ipc // num_values).any():
+                raise HarnessError(f"real_sampling=group: a class has too few images of some attribute value for "
+                                   f"{ipc // num_values} each at IPC {ipc}: use a smaller IPC or real_sampling=balanced")
+        if cfg.real_sampling != "natural":  # the pools sample_real draws each class's real batch from
             self.by_class = [attribute_balanced_pool(idx, data.attributes) for idx in self.by_class]
         self.init_index = picks
+
+    def matched_groups(self, index: torch.Tensor, group: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """``real_sampling=group``: (class position, attribute value) -> one group each; the synthetic
+        images are ordered so within each class (``balanced_picks(grouped=True)``)."""
+        if self.config.real_sampling != "group":
+            return super().matched_groups(index, group)
+        num_values = int(self.data.attributes.max()) + 1
+        return group * num_values + self.data.attributes[index], len(self.classes) * num_values
 
     def uses_pretrained(self) -> bool:
         return True  # the attribute critic, whatever ``critic`` says

@@ -326,3 +326,42 @@ def test_balanced_real_sampling_draws_both_attribute_values_equally():
     natural = torch.cat([sample_real(data, by_class, [0, 1], 64, 0, it)[0] for it in range(20)])
     minority = lambda index: (data.attributes[index] != data.labels[index]).float().mean().item()  # noqa: E731
     assert minority(natural) < 0.1 and minority(drawn) == pytest.approx(0.5, abs=0.05)
+
+
+def test_group_sampling_matches_each_image_to_its_own_class_and_attribute():
+    """real_sampling=group: ED runs per (class, attribute value), real rows and synthetic images alike."""
+    from distillers._base import RunContext, create_distiller
+
+    data = load_dataset("colored-mnist-spurious-tiny", "train")
+    d = create_distiller("ed-debias", {"iterations": 2, "real_batch": 16, "attribute_init": "balanced",
+                                       "attribute_loss": "set", "real_sampling": "group"})
+    seen = []
+    matched_groups, class_loss = d.matched_groups, d.class_loss
+
+    def watch_groups(index, group):
+        groups, n = matched_groups(index, group)
+        seen.append(("real", data.labels[index], data.attributes[index], groups, n))
+        return groups, n
+
+    def watch_loss(real, weights, syn, iteration):
+        seen.append(("shapes", real.shape[0], weights.sum(1), syn.shape[:2]))
+        return class_loss(real, weights, syn, iteration)
+
+    d.matched_groups, d.class_loss = watch_groups, watch_loss
+    synset = d.distil(data, 4, RunContext(progress=False, log=lambda s: None))
+    (_, labels, attributes, groups, n), (_, rows, weight_sums, syn_shape) = seen[:2]
+    assert n == 4 and torch.equal(groups, labels * 2 + attributes)  # classes 0, 1 at positions 0, 1
+    assert rows == 4 and torch.allclose(weight_sums, torch.ones(4)) and tuple(syn_shape) == (4, 2)
+    # the synthetic images in the same groups: each class's images ordered by attribute, 2 of each
+    assert d.syn_attributes.view(4, 2).tolist() == [[0, 0], [1, 1], [0, 0], [1, 1]]
+    assert synset.meta["config"]["real_sampling"] == "group"
+
+
+@pytest.mark.parametrize("settings, ipc", [({"attribute_init": "real"}, 4), ({"attribute_init": "balanced"}, 3)])
+def test_group_sampling_refuses_groups_it_cannot_fill_equally(settings, ipc):
+    from distillers._base import RunContext, create_distiller
+
+    data = load_dataset("colored-mnist-spurious-tiny", "train")
+    d = create_distiller("ed-debias", {"iterations": 1, "real_sampling": "group", **settings})
+    with pytest.raises(HarnessError, match="real_sampling=group .* needs attribute_init=balanced and an IPC"):
+        d.distil(data, ipc, RunContext(progress=False))

@@ -206,3 +206,12 @@ def test_mmd_ed_weight_scales_the_critic_term_too(monkeypatch):
     monkeypatch.setattr(EnergyMatching, "regulariser", lambda self, batch: 3.0)
     assert create_distiller("mmd-gaussian+ed", {"ed_weight": 0.5}).regulariser(None) == 1.5
     assert create_distiller("mmd-gaussian").regulariser(None) == 0.0
+
+
+def test_pad_by_group_takes_rows_in_any_order():
+    gen = torch.Generator().manual_seed(0)
+    feats, group = torch.randn(9, 3, generator=gen), torch.tensor([0, 0, 1, 2, 2, 2, 1, 0, 2])
+    order = torch.argsort(group, stable=True)
+    want = pad_by_group(feats[order], group[order], 3)
+    got = pad_by_group(feats, group, 3)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
