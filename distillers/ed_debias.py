@@ -86,9 +86,9 @@ class DebiasedEnergyMatching(EnergyMatching):
     with the attribute made independent of the label, the distribution the de-biased set stands for;
     ``group`` (harness's choice; needs ``attribute_init=balanced`` and IPC a multiple of the number
     of attribute values) draws as ``balanced`` and matches per (class, attribute value): the energy
-    distance between S_{c,a} and T_{c,a}, so no image is pulled towards the class's other attribute
-    (with ``balanced``, ED's attraction to every real image of c mixed the two colours into one
-    group's images on the stand-in: the worst-group collapses of some seeds).
+    distance between S_{c,a} and T_{c,a}, so no image is matched against the class's other attribute
+    value (on the stand-in's validation split it raised the worst seeds, but the colours still
+    drifted under DSA: see ``ATTRIBUTE_SETTINGS`` in ``tasks/debias/run.py``).
     The attribute a of a synthetic image is that of the real image it was initialised from
     (``ImageData.attributes``; fixed during distillation). g_phi2 is a classifier of the attribute
     pretrained on the dataset's attribute view ``<dataset>-attr`` (``harness.data.attributes``),
