@@ -87,8 +87,8 @@ class RandomNetworkMatching(IterativeDistiller):
         return 0.0
 
     def matched_groups(self, index: torch.Tensor, group: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Hook: the group each real row of the batch is matched in and the number of groups; the synthetic set splits into as many equal, contiguous groups. Here the
-        classes (``group`` itself)."""
+        """Hook: the group each real row of the batch is matched in, and the number of groups; the
+        synthetic set splits into as many equal, contiguous groups. Here the classes (``group``)."""
         return group, len(self.classes)
 
     def step(self, iteration: int) -> float:

@@ -112,12 +112,6 @@ class DebiasedEnergyMatching(EnergyMatching):
         if data.attributes is None:
             raise HarnessError(f"{self.name} needs per-image spurious attributes, and {data.info.name} has none: "
                                f"use a dataset with an attribute (e.g. colored-mnist-spurious, celeba-blond)")
-        view = attribute_view(data.info.name)
-        super().prepare(data, ipc, run)
-        self.attribute_critic, self.attribute_critic_meta = load_critic(view, data, cfg.critic_arch, cfg.critic_seed,
-                                                                        run, cfg.critic_pretrain,
-                                                                        cfg.critic_pretrain_images,
-                                                                        self.pretraining_classes(data))
         num_values = int(data.attributes.max()) + 1
         if cfg.real_sampling == "group" and (cfg.attribute_init != "balanced" or ipc % num_values):
             raise HarnessError(f"real_sampling=group matches each (class, attribute) group, so it needs "
@@ -125,17 +119,24 @@ class DebiasedEnergyMatching(EnergyMatching):
                                f"attribute's values), got attribute_init={cfg.attribute_init} and IPC {ipc}")
         if cfg.attribute_init == "balanced":
             picks = torch.cat(balanced_picks(data, ipc, run.seed, self.classes, grouped=cfg.real_sampling == "group"))
-            self.images = data.normalised(picks, run.device).requires_grad_(True)
-            self.optimizer = torch.optim.SGD([self.images], lr=cfg.lr_images, momentum=cfg.momentum)
         else:
             picks = torch.cat(init_picks(data, ipc, run.seed, self.classes))
         self.syn_attributes = data.attributes[picks].to(run.device)
-        if cfg.real_sampling == "group":
-            counts = torch.bincount(self.syn_attributes.cpu().view(len(self.classes), ipc).flatten()
-                                    + torch.arange(len(self.classes)).repeat_interleave(ipc) * num_values)
-            if len(counts) != len(self.classes) * num_values or (counts != ipc // num_values).any():
+        if cfg.real_sampling == "group":  # before the critics' pretraining: refused before any long work
+            counts = torch.bincount(data.attributes[picks] + torch.arange(len(self.classes)).repeat_interleave(ipc)
+                                    * num_values, minlength=len(self.classes) * num_values)
+            if (counts != ipc // num_values).any():
                 raise HarnessError(f"real_sampling=group: a class has too few images of some attribute value for "
                                    f"{ipc // num_values} each at IPC {ipc}: use a smaller IPC or real_sampling=balanced")
+        super().prepare(data, ipc, run)
+        self.attribute_critic, self.attribute_critic_meta = load_critic(attribute_view(data.info.name), data,
+                                                                        cfg.critic_arch, cfg.critic_seed, run,
+                                                                        cfg.critic_pretrain,
+                                                                        cfg.critic_pretrain_images,
+                                                                        self.pretraining_classes(data))
+        if cfg.attribute_init == "balanced":
+            self.images = data.normalised(picks, run.device).requires_grad_(True)
+            self.optimizer = torch.optim.SGD([self.images], lr=cfg.lr_images, momentum=cfg.momentum)
         if cfg.real_sampling != "natural":  # the pools sample_real draws each class's real batch from
             self.by_class = [attribute_balanced_pool(idx, data.attributes) for idx in self.by_class]
         self.init_index = picks
