@@ -30,6 +30,12 @@ class DebiasConfig(EnergyConfig):
     attribute_init: str = "real"  # real: random real images of the class | balanced: equal per attribute value
     real_sampling: str = "natural"  # natural: the class's real images | balanced: rarer attribute values repeated
 
+    def __post_init__(self):  # a bad choice is refused when the config is made, before any work
+        super().__post_init__()
+        check_choice("attribute_loss", self.attribute_loss, ATTRIBUTE_LOSSES)
+        check_choice("attribute_init", self.attribute_init, ATTRIBUTE_INITS)
+        check_choice("real_sampling", self.real_sampling, REAL_SAMPLINGS)
+
 
 def balanced_picks(data: ImageData, ipc: int, seed: int, classes: list[int], grouped: bool = False) -> list[torch.Tensor]:
     """Per class, ``ipc`` real image indices with the attribute values in equal numbers (the first
@@ -106,13 +112,10 @@ class DebiasedEnergyMatching(EnergyMatching):
         from harness.data.attributes import attribute_view
 
         cfg = self.config
-        check_choice("attribute_loss", cfg.attribute_loss, ATTRIBUTE_LOSSES)
-        check_choice("attribute_init", cfg.attribute_init, ATTRIBUTE_INITS)
-        check_choice("real_sampling", cfg.real_sampling, REAL_SAMPLINGS)
         if data.attributes is None:
             raise HarnessError(f"{self.name} needs per-image spurious attributes, and {data.info.name} has none: "
                                f"use a dataset with an attribute (e.g. colored-mnist-spurious, celeba-blond)")
-        num_values = int(data.attributes.max()) + 1
+        self.num_values = num_values = int(data.attributes.max()) + 1
         if cfg.real_sampling == "group" and (cfg.attribute_init != "balanced" or ipc % num_values):
             raise HarnessError(f"real_sampling=group matches each (class, attribute) group, so it needs "
                                f"attribute_init=balanced and an IPC that is a multiple of {num_values} (the "
@@ -146,8 +149,7 @@ class DebiasedEnergyMatching(EnergyMatching):
         images are ordered so within each class (``balanced_picks(grouped=True)``)."""
         if self.config.real_sampling != "group":
             return super().matched_groups(index, group)
-        num_values = int(self.data.attributes.max()) + 1
-        return group * num_values + self.data.attributes[index], len(self.classes) * num_values
+        return group * self.num_values + self.data.attributes[index], len(self.classes) * self.num_values
 
     def uses_pretrained(self) -> bool:
         return True  # the attribute critic, whatever ``critic`` says

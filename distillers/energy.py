@@ -87,6 +87,11 @@ class EnergyConfig(MatchingConfig):
     pretrain_classes: tuple = ()  # () = the critics see every class; else only these (the classes seen so far)
     diagnostic_every: int = 100  # full energy distance (real term included) into the manifest; 0 = never
 
+    def __post_init__(self):  # a bad choice is refused when the config is made, before any work
+        check_choice("distance", self.distance, DISTANCES)
+        check_choice("critic", self.critic, CRITICS)
+        check_choice("critic_schedule", self.critic_schedule, SCHEDULES)
+
 
 def check_choice(setting: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
@@ -134,9 +139,6 @@ class EnergyMatching(RandomNetworkMatching):
 
     def prepare(self, data: ImageData, ipc: int, run) -> None:
         cfg = self.config
-        check_choice("distance", cfg.distance, DISTANCES)
-        check_choice("critic", cfg.critic, CRITICS)
-        check_choice("critic_schedule", cfg.critic_schedule, SCHEDULES)
         self.critic, self.critic_meta = None, None
         if cfg.critic != "none":
             self.critic, self.critic_meta = load_critic(data.info.name, data, cfg.critic_arch, cfg.critic_seed, run,

@@ -58,6 +58,7 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("debias", ["--methods", "ed+lable"], "Did you mean 'ed+label'"),
     ("debias", ["--split", "train"], "invalid choice"),
     ("debias", ["--seeds", "0"], "--seeds"),
+    ("debias", ["--set", "real_sampling=grop"], "Did you mean 'group'"),
     ("sweep", ["--distillers", "dm", "--ipc", "a"], "--ipc"),
     ("sweep", ["--distillers", "dm", "--ipc", "0"], "--ipc"),
     ("sweep", ["--distillers", "random", "--datasets", "mnist-tiny", "--ipc", "99999"], "--ipc 20 or less"),
