@@ -43,8 +43,9 @@ def main(argv=None) -> None:
                         help="seeds of the reference rows on real data (a random subset at 10x the IPC under the "
                              "same protocol, and the full training split for --full-epochs); 0 for none "
                              "(default: the profile's)")
-    parser.add_argument("--full-epochs", type=cli.POSITIVE, default=None,
-                        help="epochs of the full-training-split reference row (default: the profile's)")
+    parser.add_argument("--full-epochs", type=cli.whole_number(0), default=None,
+                        help="epochs of the full-training-split reference row; 0 leaves the row out (default: the "
+                             "profile's)")
     cli.add_set_flag(parser, "a setting of the distiller (not of its controls), over the profile's budget, e.g. "
                              "--set pretrain=cpu-10epoch")
     cli.add_run_flags(parser)
@@ -64,7 +65,7 @@ def main(argv=None) -> None:
                             archs=archs, seeds=args.seeds, protocol=profile.protocol,
                             distill_budget=profile.distill_budget, settings=tuple(settings.items()),
                             references=profile.references if args.references is None else args.references,
-                            full_epochs=args.full_epochs or profile.full_epochs, **cli.run_settings(args))
+                            full_epochs=profile.full_epochs if args.full_epochs is None else args.full_epochs, **cli.run_settings(args))
     what = distiller if args.synset is None else args.synset
     records = cli.run_task(TASK, config, f"\ntransfer of {what}", (
         f"profile {args.profile}, {config.protocol.epochs} epochs, distillation budget "

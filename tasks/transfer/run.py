@@ -83,7 +83,7 @@ class TransferConfig:
     distill_budget: tuple[tuple[str, int], ...] = PROFILES["quick"].distill_budget
     settings: tuple[tuple[str, str], ...] = ()  # the distiller's own settings over the budget (not its controls')
     references: int = PROFILES["quick"].references  # seeds of the reference rows (references.py); 0: none
-    full_epochs: int = PROFILES["quick"].full_epochs  # epochs of the full-training-split reference row
+    full_epochs: int = PROFILES["quick"].full_epochs  # epochs of the full-training-split reference row; 0: none
     device: str = "cpu"
     progress: bool = True
 
@@ -130,7 +130,7 @@ def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> 
             f"seed(s) {', '.join(map(str, ref_seeds))}")
         for r in [*random_reference(first.info.name, first.info.imbalance, first.ipc, archs, ref_seeds, config.protocol, ref_store,
                                     device, config.progress, log),
-                  *full_reference(first.info.name, first.info.imbalance, first.ipc, archs, ref_seeds, config.protocol,
-                                  config.full_epochs, ref_store, device, log)]:
+                  *(full_reference(first.info.name, first.info.imbalance, first.ipc, archs, ref_seeds, config.protocol,
+                                   config.full_epochs, ref_store, device, log) if config.full_epochs else [])]:
             records[r["key"]] = r
     return list(records.values())
