@@ -42,6 +42,9 @@ def main(argv=None) -> None:
     parser.add_argument("--real-batch", type=cli.POSITIVE,
                         help="real images per class per distillation iteration (default: 32 with quick, as above)")
     parser.add_argument("--arch", default="convnet", help="the learner's architecture")
+    parser.add_argument("--workers", type=cli.whole_number(0), default=0,
+                        help="(memory, seed) units trained at a time, each in its own process; 0: one per CPU core "
+                             "(one process on CUDA)")
     cli.add_protocol(parser)
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
@@ -63,7 +66,7 @@ def main(argv=None) -> None:
     config = CLConfig(dataset=args.dataset, steps=args.steps, memory=args.memory,
                       memories=tuple(baselines + distillers), seeds=args.seeds,
                       distiller_settings=tuple(budget.items()), arch=args.arch, protocol=protocol,
-                      **cli.run_settings(args))
+                      workers=args.workers, **cli.run_settings(args))
     details = (f"{args.steps} steps, {args.memory} images per class, {args.seeds} seeds, {config.protocol.epochs} "
                f"epochs, arch {config.arch}, distiller settings {dict(config.distiller_settings) or 'defaults'}; "
                f"test accuracy % on the seen classes")

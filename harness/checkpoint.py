@@ -35,9 +35,22 @@ def _unflatten(skeleton, tensors: dict):
     return skeleton
 
 
+def _temporary(path: Path) -> Path:
+    """A sibling of ``path`` owned by this process: two processes writing the same cache entry (e.g.
+    worker processes pretraining one network) never write into each other's file."""
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _temporary(path)
     tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def atomic_save_file(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """``safetensors.save_file`` through a temporary file: a reader sees the old file or the whole new one."""
+    tmp = _temporary(Path(path))
+    save_file(tensors, tmp)
     os.replace(tmp, path)
 
 
@@ -47,9 +60,7 @@ def save_state(path: Path, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict = {}
     skeleton = _flatten(state, "s", tensors)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, tmp)
-    os.replace(tmp, path)
+    atomic_save_file(tensors, path)
     atomic_write_text(path.with_name(path.name + ".json"), json.dumps(skeleton))
 
 

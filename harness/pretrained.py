@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from harness.augment import AugmentChain, DSAConfig, mix_seed
-from harness.checkpoint import atomic_write_text
+from harness.checkpoint import atomic_save_file, atomic_write_text
 from harness.data import load_dataset
 from harness.data.attributes import ATTRIBUTE_VIEW_SUFFIX
 from harness.data.longtail import is_long_tailed
@@ -208,15 +208,14 @@ def get_pretrained(dataset: str, arch: str = "convnet", seed: int = 0, recipe=PR
                                         disable=None) as bar:
             train_model(model, train.normalised(device=device), train.labels, protocol, seed, bar)
         metrics = test_model(model, load_dataset(dataset, "test", imbalance=imbalance))
-        save_file(init_state, init_path)
+        atomic_save_file(init_state, init_path)
         atomic_write_text(folder / "manifest.json", json.dumps({
             "dataset": dataset, "arch": arch, "seed": seed, **recipe.describe(), "protocol": protocol.as_dict(),
             "images": len(train), "classes": list(recipe.classes) or None,
             "labels_trained_on": torch.unique(train.labels).tolist(), "test_accuracy": metrics["accuracy"],
             "timing": m.as_dict(), **environment()}, indent=2, default=str))
-        tmp = final_path.with_name("final.tmp")
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp)
-        tmp.replace(final_path)  # last: its presence means the whole entry is complete
+        # last: its presence means the whole entry is complete
+        atomic_save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, final_path)
     return load_file(init_path, device=str(device)), load_file(final_path, device=str(device))
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from harness.checkpoint import atomic_write_text
+from harness.checkpoint import atomic_save_file, atomic_write_text
 from harness.data import DatasetInfo
 from harness.data.core import registered_info
 from harness.errors import HarnessError
@@ -109,9 +108,7 @@ def save_synset(synset: SyntheticSet, path: Path) -> Path:
                "labels": synset.labels.long().contiguous().cpu()}
     if synset.soft_labels is not None:
         tensors["soft_labels"] = synset.soft_labels.detach().float().contiguous().cpu()
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, tmp)
-    os.replace(tmp, path)
+    atomic_save_file(tensors, path)
     manifest = {
         "format_version": FORMAT_VERSION,
         "dataset": synset.info.name,

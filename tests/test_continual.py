@@ -1,6 +1,7 @@
 """Continual learning (GDumb on Avalanche) on a tiny real setting, and distilling a class subset."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -116,13 +117,26 @@ def test_gdumb_memories_records_and_resume():
         {key: r["metrics"]["accuracy"] for key, r in by.items()}
 
 
+def test_worker_processes_record_what_one_process_records(tmp_path, monkeypatch):
+    """(memory, seed) units in two spawned workers: the same cells, each step's memory and accuracy as
+    one process gets (the workers run one thread each: only the last bits of the floats may differ)."""
+    results = {}
+    for workers in (1, 2):
+        monkeypatch.setenv("DD_OUTPUT", str(tmp_path / f"workers{workers}"))
+        records = run(replace(TINY, workers=workers), log=lambda s: None)
+        results[workers] = {r["key"]: (r["metrics"]["memory_class_counts"], r["metrics"]["accuracy"]) for r in records}
+    assert len(results[1]) == 6 and results[2].keys() == results[1].keys()
+    for key, (counts, accuracy) in results[1].items():
+        assert results[2][key][0] == counts and results[2][key][1] == pytest.approx(accuracy, abs=1.0)
+
+
 def test_command_prints_the_table(capsys):
     from commands.cl import main
 
     main(["--dataset", "mnist-tiny", "--steps", "2", "--memory", "1", "--seeds", "2", "--baselines", "gdumb",
           "--distillers", "", "--epochs", "1", "--device", "cpu", "--no-progress"])
     out = capsys.readouterr().out
-    assert "4 GDumb trainings from scratch (1 memory kind(s) x 2 seed(s) x 2 steps), 1 epochs each" in out
+    assert "4 GDumb trainings from scratch (1 memory kind(s) x 2 seed(s) x 2 steps), 4 of them left, 1 epochs each" in out
     assert "step 1 (5 classes)" in out and "step 2 (10 classes)" in out
     assert out.count("gdumb") == 1 and "\u00b1" in out
     fingerprints = {r["protocol_fingerprint"] for r in RecordStore(records_path("continual")).load()}

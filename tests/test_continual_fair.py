@@ -34,7 +34,7 @@ def watched_pretraining(output_dir, monkeypatch):
 def test_a_step_1_extractor_never_sees_a_step_2_class(watched_pretraining, output_dir):
     config = CLConfig(dataset="mnist-tiny", steps=2, memory=IPC, memories=("ncfm",), seeds=1, protocol=SMOKE,
                       distiller_settings=(("iterations", 1), ("real_batch", 4), ("num_freqs", 16), ("pretrained", 1),
-                                          ("pretrain_images", 60)), progress=False)
+                                          ("pretrain_images", 60)), progress=False, workers=1)  # watched here
     records = {r["step"]: r for r in run(config, log=lambda s: None) if r["memory"] == "ncfm"}
     order = class_order(10, 0)
     step1, everything = sorted(order[:5]), sorted(order)

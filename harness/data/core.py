@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
+from harness.checkpoint import atomic_save_file
 from harness.errors import HarnessError
 from harness.paths import cache_dir
 from harness.registry import Registry, did_you_mean
@@ -160,9 +161,7 @@ def _read_cached(name: str, split: str) -> dict[str, torch.Tensor]:
     if path.exists():
         return load_file(path)
     tensors = _read(spec, split)
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, tmp)
-    tmp.replace(path)
+    atomic_save_file({k: v.contiguous() for k, v in tensors.items()}, path)
     return tensors
 
 

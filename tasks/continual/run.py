@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -49,6 +50,7 @@ from harness.augment import mix_seed
 from harness.data import ImageData, load_dataset
 from harness.errors import HarnessError
 from harness.models.fingerprint import arch_cell
+from harness.parallel import auto_workers, run_units
 from harness.protocol import PROTOCOLS, Augmentation, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
@@ -73,6 +75,7 @@ class CLConfig:
     protocol: EvalProtocol = PROTOCOLS["quick"]
     device: str = "cpu"
     progress: bool = True
+    workers: int = 0  # (memory, seed) units at a time, each in its own process; 0: one per CPU core (1 on CUDA)
 
 
 def class_order(num_classes: int, seed: int) -> list[int]:
@@ -275,69 +278,82 @@ def _stream_accuracy(results: dict) -> tuple[float, list[float]]:
 def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()) -> list[dict]:
     """Train and test GDumb with every memory and seed; returns the records of all wanted cells.
 
-    ``probes``: extra Avalanche plugins (tests use them to watch the strategy).
+    Each (memory, seed) is a unit of ``config.steps`` trainings, run in ``config.workers`` processes
+    (:mod:`harness.parallel`; 0: one per CPU core). ``probes``: extra Avalanche plugins (tests use them
+    to watch the strategy; they run in this process).
     """
-    from avalanche.benchmarks import class_incremental_benchmark
-
-    quiet_avalanche()
     store = store or RecordStore(records_path(TASK))
-    train, test = load_dataset(config.dataset, "train"), load_dataset(config.dataset, "test")
-    info = train.info
+    info = load_dataset(config.dataset, "train").info
     check_config(config, info.num_classes)
     config = replace(config, protocol=config.protocol.for_dataset(info))  # DSA without flip on digits
     plans = {m: ({}, None, False) if m in BASELINES else distiller_plan(m, config.distiller_settings)
              for m in config.memories}
     plans.update(equal_budget_memories(plans, config.memories, config.distiller_settings))
-    device = torch.device(config.device)
-    train_set = _avalanche_dataset(train.normalised(), train.labels)
-    test_set = _avalanche_dataset(test.normalised(), test.labels)
-    work = [(m, s) for s in range(config.seeds) for m in plans]
-    wanted = []
-    log(f"continual: {len(work) * config.steps} GDumb trainings from scratch ({len(plans)} memory kind(s) x "
-        f"{config.seeds} seed(s) x {config.steps} steps), {config.protocol.epochs} epochs each, on a memory "
-        f"that grows with the seen classes (step t holds t times step 1's images); the progress bar weighs each "
-        f"step by its memory, so its time estimate holds after the first steps")
-    # step t (0-based) trains on (t + 1) x step 1's memory: weigh the bar by it
-    bar = tqdm(total=len(work) * config.steps * (config.steps + 1) // 2, desc="continual", unit="step-1 units",
-               disable=not config.progress)
-    for memory, seed in work:
-        order = class_order(info.num_classes, seed)
-        overrides, distiller_config, pretrained = plans[memory]
-        cells = cells_for(config, info, memory, seed, order, distiller_config, pretrained)
-        wanted += cells
-        if all(store.has(c) for c in cells):
-            bar.update(len(cells) * (len(cells) + 1) // 2)
-            continue
-        bench = class_incremental_benchmark({"train": train_set, "test": test_set}, class_order=order,
-                                            num_experiences=config.steps)
-        policy = storage_policy(memory, config, info.num_classes,
-                                memory_maker(memory, config, train, seed, overrides, pretrained, log))
-        strategy = gdumb_strategy(config, info, seed, policy, probes)
-        for t, (exp, cell) in enumerate(zip(bench.train_stream, cells)):
-            bar.set_postfix_str(f"{memory} seed {seed} step {t + 1}")
-            torch.manual_seed(mix_seed(seed, t, -8))  # the reservoir's draws, per step
-            if store.has(cell):  # finished: only refill the memory, so later steps see the same one
-                policy.post_adapt(strategy, exp)
-                bar.update(t + 1)
-                continue
-            with measure(device) as m, warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                strategy.train(exp)
-                accuracy, per_exp = _stream_accuracy(strategy.eval(bench.test_stream[:t + 1]))
-            counts = torch.bincount(torch.tensor(list(policy.buffer.targets)), minlength=info.num_classes)
-            seen = order[:(t + 1) * info.num_classes // config.steps]
-            store.append(cell, {"accuracy": accuracy, "experience_accuracy": per_exp, "seen_classes": seen,
-                                "memory_class_counts": counts.tolist(),
-                                "memory_decoded_per_class": int(counts[seen].max()),
-                                "memory_stored_per_class": config.memory},
-                         config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
-                         extra={"memory_kind": _describe(memory), "dataset_source": info.source,
-                                "distiller_settings": dict(config.distiller_settings),
-                                **({"pretrain_classes": sorted(seen)} if pretrained else {})})
-            bar.update(t + 1)
+    cells = {(m, s): cells_for(config, info, m, s, class_order(info.num_classes, s), plans[m][1], plans[m][2])
+             for s in range(config.seeds) for m in plans}
+    work = [unit for unit, unit_cells in cells.items() if not all(store.has(c) for c in unit_cells)]
+    workers = 1 if probes else (config.workers or auto_workers(config.device, len(work)))
+    log(f"continual: {len(cells) * config.steps} GDumb trainings from scratch ({len(plans)} memory kind(s) x "
+        f"{config.seeds} seed(s) x {config.steps} steps), {len(work) * config.steps} of them left, "
+        f"{config.protocol.epochs} epochs each, on a memory that grows with the seen classes (step t holds t "
+        f"times step 1's images), {workers} (memory, seed) unit(s) at a time; the progress bar weighs each step "
+        f"by its memory, so its time estimate holds after the first units")
+    unit_weight = config.steps * (config.steps + 1) // 2  # step t (1-based) trains on t x step 1's memory
+    bar = tqdm(total=len(work) * unit_weight, desc="continual", unit="step-1 units", disable=not config.progress)
+    # a worker process opens the store by its path and works quietly; this process's own log is not sent to it
+    in_process = workers == 1
+    units = [(config, memory, seed, plans[memory], cells[memory, seed], store if in_process else str(store.path),
+              log if in_process else None, probes) for memory, seed in work]
+
+    def done(unit: tuple) -> None:
+        bar.set_postfix_str(f"{unit[1]} seed {unit[2]} done")
+        bar.update(unit_weight)
+
+    run_units(train_memory, units, workers, done)
     bar.close()
-    keys = {cell_key(c) for c in wanted}
+    keys = {cell_key(c) for unit_cells in cells.values() for c in unit_cells}
     return [r for r in store.load() if r["key"] in keys]
+
+
+def train_memory(config: CLConfig, memory: str, seed: int, plan: tuple[dict, dict | None, bool], cells: list[dict],
+                 store: RecordStore | str, log=None, probes=()) -> None:
+    """One unit: GDumb through every step with one memory and seed, recording each unrecorded step
+    (``store``: the store, or its path in a worker process; ``log``: None for quiet)."""
+    from avalanche.benchmarks import class_incremental_benchmark
+
+    quiet_avalanche()
+    store = store if isinstance(store, RecordStore) else RecordStore(Path(store))
+    train, test = load_dataset(config.dataset, "train"), load_dataset(config.dataset, "test")
+    info = train.info
+    order = cells[0]["class_order"]
+    overrides, _, pretrained = plan
+    bench = class_incremental_benchmark({"train": _avalanche_dataset(train.normalised(), train.labels),
+                                         "test": _avalanche_dataset(test.normalised(), test.labels)},
+                                        class_order=order, num_experiences=config.steps)
+    policy = storage_policy(memory, config, info.num_classes,
+                            memory_maker(memory, config, train, seed, overrides, pretrained,
+                                          log or (lambda message: None)))
+    strategy = gdumb_strategy(config, info, seed, policy, probes)
+    device = torch.device(config.device)
+    for t, (exp, cell) in enumerate(zip(bench.train_stream, cells)):
+        torch.manual_seed(mix_seed(seed, t, -8))  # the reservoir's draws, per step
+        if store.has(cell):  # finished: only refill the memory, so later steps see the same one
+            policy.post_adapt(strategy, exp)
+            continue
+        with measure(device) as m, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            strategy.train(exp)
+            accuracy, per_exp = _stream_accuracy(strategy.eval(bench.test_stream[:t + 1]))
+        counts = torch.bincount(torch.tensor(list(policy.buffer.targets)), minlength=info.num_classes)
+        seen = order[:(t + 1) * info.num_classes // config.steps]
+        store.append(cell, {"accuracy": accuracy, "experience_accuracy": per_exp, "seen_classes": seen,
+                            "memory_class_counts": counts.tolist(),
+                            "memory_decoded_per_class": int(counts[seen].max()),
+                            "memory_stored_per_class": config.memory},
+                     config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
+                     extra={"memory_kind": _describe(memory), "dataset_source": info.source,
+                            "distiller_settings": dict(config.distiller_settings),
+                            **({"pretrain_classes": sorted(seen)} if pretrained else {})})
 
 
 def _describe(memory: str) -> str:
