@@ -3,7 +3,7 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 DISTILLER ?= dm
 DATASET   ?= mnist
-IPC       ?= 10
+IPC       ?=
 SEEDS     ?= 3
 PROFILE   ?= quick
 DEVICE    ?= auto
@@ -28,8 +28,8 @@ test-all: setup
 	$(PY) -m pytest -q -m ''
 
 transfer: setup
-	$(PY) -m harness.transfer --distiller $(DISTILLER) --dataset $(DATASET) --ipc $(IPC) --seeds $(SEEDS) \
-		--profile $(PROFILE) --device $(DEVICE) $(if $(ARCHS),--archs $(ARCHS)) \
+	$(PY) -m harness.transfer --distiller $(DISTILLER) --dataset $(DATASET) --seeds $(SEEDS) \
+		--profile $(PROFILE) --device $(DEVICE) $(if $(IPC),--ipc $(IPC)) $(if $(ARCHS),--archs $(ARCHS)) \
 		$(if $(REFERENCES),--references $(REFERENCES))
 
 report: setup

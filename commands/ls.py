@@ -28,7 +28,7 @@ def main(argv=None) -> None:
 
     for title, names in [("datasets", dataset_names()), ("architectures", MODELS.names()),
                          ("distillers", DISTILLERS.names()), ("tasks", TASKS.names()),
-                         ("transfer profiles", [f"{n} (protocol {p.protocol.name})" for n, p in PROFILES.items()]),
+                         ("transfer profiles", [f"{n} (protocol {p.protocol.name}, IPC {p.ipc})" for n, p in PROFILES.items()]),
                          ("protocols", [protocol(p) for p in PROTOCOLS.values()])]:
         print(f"{title}: {', '.join(names)}")
 

@@ -1,4 +1,4 @@
-"""``python -m harness.transfer --distiller dm --dataset mnist --ipc 10 --seeds 3 --profile quick``.
+"""``python -m harness.transfer --distiller dm --dataset mnist --ipc 1 --seeds 3 --profile quick``.
 
 Cross-architecture transfer (``make transfer DISTILLER=...``): distils (or reuses the identical
 cached artifact), trains each architecture of the profile for N seeds on the distilled set and on
@@ -35,7 +35,8 @@ def main(argv=None) -> None:
     parser.add_argument("--distiller", help=f"one of: {', '.join(DISTILLERS.names())} (default {DEFAULT_DISTILLER})")
     parser.add_argument("--synset", help="evaluate this artifact (NAME.safetensors) instead of distilling")
     cli.add_dataset(parser, DEFAULT_DATASET, imbalance=False)
-    parser.add_argument("--ipc", type=cli.POSITIVE, default=10, help="images per class")
+    parser.add_argument("--ipc", type=cli.POSITIVE, default=None,
+                        help="images per class (default: the profile's, quick 1, paper 10)")
     cli.add_seeds(parser, 3)
     parser.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES)}")
     parser.add_argument("--archs", help="comma-separated architectures (default: the profile's)")
@@ -61,7 +62,7 @@ def main(argv=None) -> None:
         create_distiller(distiller, settings)  # an unknown name or setting fails here, before any work
     archs = tuple(cli.arch_list(args.archs)) if args.archs else profile.archs
     cli.use_output(args.output)
-    config = TransferConfig(distiller=distiller, synset=args.synset, dataset=args.dataset, ipc=args.ipc,
+    config = TransferConfig(distiller=distiller, synset=args.synset, dataset=args.dataset, ipc=args.ipc or profile.ipc,
                             archs=archs, seeds=args.seeds, protocol=profile.protocol,
                             distill_budget=profile.distill_budget, settings=tuple(settings.items()),
                             references=profile.references if args.references is None else args.references,
