@@ -7,10 +7,11 @@ rho^2 per stored image and brings its equal-budget controls random-packed and ra
 then tests it on every class seen so far. Memories: Avalanche's class-balanced random buffer
 (``gdumb``), ``herding`` (``--baselines gdumb,herding``) and each ``--distillers`` set, made from
 the arriving classes' images only, with pretrained networks trained on the classes seen so far.
-Default (a CPU setting, about 12 minutes on 2 cores): offline Split-Fashion-MNIST, gdumb and dm,
-3 seeds, the ``quick`` protocol (300 epochs), one (memory, seed) unit per core at a time. The
-paper setting is ``--dataset cifar100 --protocol paper`` (with ``--steps 5`` or ``--steps 10``;
-CIFAR-100 under ``$DD_DATA``). Rerunning skips finished cells.
+Default (a CPU setting of minutes on 2 cores): offline Split-Fashion-MNIST, gdumb and dm, 5
+stored images per class, 3 seeds, the ``quick`` protocol (300 epochs), one (memory, seed) unit per
+core at a time. The paper's task is on CIFAR-100: ``--dataset cifar100 --protocol paper`` (with
+``--steps 5`` or ``--steps 10`` and the memory of the table you compare with; CIFAR-100 under
+``$DD_DATA``). Rerunning skips finished cells.
 """
 
 from __future__ import annotations

@@ -46,24 +46,24 @@ def _start_worker(threads: int) -> None:
     tune_malloc()
 
 
-def run_units(work: Callable, units: Sequence[tuple], workers: int, done: Callable[[tuple], None] = lambda u: None
-              ) -> None:
-    """``work(*unit)`` for every unit, ``workers`` at a time; ``done(unit)`` after each finishes."""
+def run_units(work: Callable, units: Sequence[tuple], workers: int, done: Callable[[], None] = lambda: None,
+              every: float = 5.0) -> None:
+    """``work(*unit)`` for every unit, ``workers`` at a time; ``done()`` after each unit finishes and,
+    while workers run, every ``every`` seconds (e.g. to count the records they have written)."""
     if workers <= 1 or len(units) <= 1:
         for unit in units:
             work(*unit)
-            done(unit)
+            done()
         return
     threads = max(1, cpu_cores() // workers)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
                                initargs=(threads,))
     try:
-        pending = {pool.submit(work, *unit): unit for unit in units}
+        pending = {pool.submit(work, *unit) for unit in units}
         while pending:
-            finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            finished, pending = wait(pending, timeout=every, return_when=FIRST_EXCEPTION)
             for future in finished:
-                unit = pending.pop(future)
                 future.result()  # a unit's error stops the run here
-                done(unit)
+            done()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -77,6 +77,12 @@ def decoded_per_class(synset: SyntheticSet) -> int:
     return int(synset.meta.get("images_per_class", synset.ipc))
 
 
+def stored_per_class(synset: SyntheticSet) -> int:
+    """Images per class the artifact stores: ipc for a multi-formation set (each decodes into
+    rho^2), every image for the others (an equal-count control stores all its real images)."""
+    return decoded_per_class(synset) // int(synset.meta.get("multi_formation", 1)) ** 2
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

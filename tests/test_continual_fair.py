@@ -98,6 +98,7 @@ def test_a_multi_formation_memory_and_random_store_the_same_budget_at_every_step
     for step in (1, 2):
         seen = order[:5 * step]
         assert all(by[(m, step)]["memory_stored_per_class"] == IPC for m in ("gdumb", "ncfm", "random-packed"))
+        assert by[("random-decoded", step)]["memory_stored_per_class"] == 4 * IPC  # it stores every real image
         assert [by[("gdumb", step)]["memory_class_counts"][c] for c in seen] == [IPC] * len(seen)
         for m in ("ncfm", "random-packed", "random-decoded"):  # rho = 2: four decoded images per stored one
             assert by[(m, step)]["memory_decoded_per_class"] == 4 * IPC

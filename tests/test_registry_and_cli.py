@@ -70,7 +70,23 @@ def test_distill_says_its_budget_before_starting(capsys, tiny):
     main(["--distiller", "dm", "--dataset", "mnist-tiny", "--ipc", "1", "--iterations", "1", "--real-batch", "4",
           "--no-progress"])
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == "distill: dm, 1 iterations of 4 real images per class"
+    assert first.startswith("distill: dm, budget quick: 1 iterations of 4 real images per class (a CPU budget;")
+
+
+def test_distill_defaults_to_the_quick_budget_and_names_the_published_one(capsys, tiny):
+    """The default finishes in minutes on a CPU; --budget paper is the distiller's own (published)
+    budget; either is in the artifact's manifest, not only in the message."""
+    from commands.distill import main
+    from harness.synset import load_synset
+
+    main(["--distiller", "dm", "--dataset", "mnist-tiny", "--ipc", "1", "--no-progress"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("distill: dm, budget quick: 100 iterations of 32 real images per class")
+    assert load_synset(out[-1]).meta["config"]["iterations"] == 100
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--budget BUDGET distillation budget under the flags above, one of: paper, quick (default: quick)" in text
 
 
 def test_help_shows_every_default_including_zero(capsys):

@@ -54,7 +54,7 @@ from harness.parallel import auto_workers, run_units
 from harness.protocol import PROTOCOLS, Augmentation, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
-from harness.synset import identity_config, load_synset
+from harness.synset import identity_config, load_synset, stored_per_class
 from harness.train import init_model, make_optimizer
 
 TASK = "continual"
@@ -67,9 +67,11 @@ BASELINES = (RANDOM, HERDING)
 class CLConfig:
     dataset: str = "fashion-mnist"
     steps: int = 5
-    memory: int = 10  # stored images per seen class (a CPU default: each GDumb step retrains on the whole memory)
-    # baselines and/or registered distillers; herding joins with --baselines gdumb,herding (the default's
-    # two memories x 3 seeds fit 15 minutes on 2 CPU cores, three memories did not)
+    # Stored images per seen class: 5, a CPU default (each GDumb step retrains from scratch on the whole
+    # memory: at 10 per class one (memory, seed) unit took about 330 s in a one-thread worker, so the
+    # default's six units needed about 18 minutes on 2 cores; at 5 a step trains on half the images).
+    memory: int = 5
+    # baselines and/or registered distillers; herding joins with --baselines gdumb,herding
     memories: tuple[str, ...] = (RANDOM, "dm")
     seeds: int = 3
     distiller_settings: tuple[tuple[str, object], ...] = ()  # e.g. (("iterations", 200),), for every distiller having it
@@ -130,19 +132,20 @@ def quiet_avalanche() -> None:
 
 
 def memory_maker(memory: str, config: CLConfig, train: ImageData, seed: int, overrides: dict, pretrained: bool,
-                 log) -> Callable[[list[int], list[int]], tuple[torch.Tensor, torch.Tensor]]:
-    """``make(classes, seen) -> (images, labels)`` for a fixed memory, called when ``classes``
-    arrive; ``seen`` (these and every earlier step's) are all its pretrained networks may see."""
+                 log) -> Callable[[list[int], list[int]], tuple[torch.Tensor, torch.Tensor, int]]:
+    """``make(classes, seen) -> (images, labels, stored per class)`` for a fixed memory, called when
+    ``classes`` arrive; ``seen`` (these and every earlier step's) are all its pretrained networks may see."""
     device = torch.device(config.device)
     if memory == HERDING:
-        return lambda classes, seen: herding_memory(train, classes, config.memory, seed, config.arch, device)
+        return lambda classes, seen: (*herding_memory(train, classes, config.memory, seed, config.arch, device),
+                                      config.memory)
 
     def distilled(classes: list[int], seen: list[int]):
         step = {**overrides, "pretrain_classes": tuple(sorted(seen))} if pretrained else overrides
         path = distil(memory, config.dataset, config.memory, seed, step, device, progress=False, log=log,
                       classes=tuple(classes))
         synset = load_synset(path, expect_dataset=config.dataset)
-        return synset.images, synset.labels
+        return synset.images, synset.labels, stored_per_class(synset)
 
     return distilled
 
@@ -168,13 +171,14 @@ def _plugins():
         def __init__(self, make, per_class: int, num_classes: int):
             super().__init__(per_class * num_classes)
             self.make, self.per_class = make, per_class
+            self.stored_per_class = per_class
             self.images: list[torch.Tensor] = []
             self.labels: list[torch.Tensor] = []
             self.seen: set[int] = set()
 
         def post_adapt(self, agent, exp):
             self.seen |= set(exp.classes_in_this_experience)
-            x, y = self.make(sorted(exp.classes_in_this_experience), sorted(self.seen))
+            x, y, self.stored_per_class = self.make(sorted(exp.classes_in_this_experience), sorted(self.seen))
             self.images.append(x.cpu())
             self.labels.append(y.cpu())
             self.buffer = _avalanche_dataset(torch.cat(self.images), torch.cat(self.labels))
@@ -300,27 +304,28 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
         f"{config.protocol.epochs} epochs each, on a memory that grows with the seen classes (step t holds t "
         f"times step 1's images), {workers} (memory, seed) unit(s) at a time; the progress bar weighs each step "
         f"by its memory, so its time estimate holds after the first units")
-    unit_weight = config.steps * (config.steps + 1) // 2  # step t (1-based) trains on t x step 1's memory
-    bar = tqdm(total=len(work) * unit_weight, desc="continual", unit="step-1 units", disable=not config.progress)
+    # the bar counts recorded steps, each weighed by its memory (step t trains on t x step 1's images)
+    todo = {cell_key(c): c["step"] for unit in work for c in cells[unit]}
+    bar = tqdm(total=sum(todo.values()), desc="continual", unit="step-1 units", disable=not config.progress)
+
+    def count_recorded() -> None:
+        bar.update(sum(todo.get(r["key"], 0) for r in store.load()) - bar.n)
+
     # a worker process opens the store by its path and works quietly; this process's own log is not sent to it
     in_process = workers == 1
     units = [(config, memory, seed, plans[memory], cells[memory, seed], store if in_process else str(store.path),
-              log if in_process else None, probes) for memory, seed in work]
-
-    def done(unit: tuple) -> None:
-        bar.set_postfix_str(f"{unit[1]} seed {unit[2]} done")
-        bar.update(unit_weight)
-
-    run_units(train_memory, units, workers, done)
+              log if in_process else None, probes, count_recorded if in_process else None) for memory, seed in work]
+    run_units(train_memory, units, workers, count_recorded)
     bar.close()
     keys = {cell_key(c) for unit_cells in cells.values() for c in unit_cells}
     return [r for r in store.load() if r["key"] in keys]
 
 
 def train_memory(config: CLConfig, memory: str, seed: int, plan: tuple[dict, dict | None, bool], cells: list[dict],
-                 store: RecordStore | str, log=None, probes=()) -> None:
+                 store: RecordStore | str, log=None, probes=(), recorded: Callable[[], None] | None = None) -> None:
     """One unit: GDumb through every step with one memory and seed, recording each unrecorded step
-    (``store``: the store, or its path in a worker process; ``log``: None for quiet)."""
+    (``store``: the store, or its path in a worker process; ``log``: None for quiet; ``recorded()``
+    after each record, in this process)."""
     from avalanche.benchmarks import class_incremental_benchmark
 
     quiet_avalanche()
@@ -351,11 +356,13 @@ def train_memory(config: CLConfig, memory: str, seed: int, plan: tuple[dict, dic
         store.append(cell, {"accuracy": accuracy, "experience_accuracy": per_exp, "seen_classes": seen,
                             "memory_class_counts": counts.tolist(),
                             "memory_decoded_per_class": int(counts[seen].max()),
-                            "memory_stored_per_class": config.memory},
+                            "memory_stored_per_class": getattr(policy, "stored_per_class", config.memory)},
                      config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
                      extra={"memory_kind": _describe(memory), "dataset_source": info.source,
                             "distiller_settings": dict(config.distiller_settings),
                             **({"pretrain_classes": sorted(seen)} if pretrained else {})})
+        if recorded is not None:
+            recorded()
 
 
 def _describe(memory: str) -> str:
