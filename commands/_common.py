@@ -121,9 +121,9 @@ def add_distill_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipc", type=POSITIVE, default=10, help="images per class")
     parser.add_argument("--seed", type=whole_number(0), default=0, help="distillation seed")
     parser.add_argument("--iterations", type=POSITIVE,
-                        help="override the distiller's iteration budget (default: its own, the published one, e.g. dm 20000)")
+                        help="distillation iterations, over the command's budget (distill: --budget)")
     parser.add_argument("--real-batch", type=POSITIVE,
-                        help="real images per class per iteration (default: the distiller's real_batch)")
+                        help="real images per class per iteration, over the command's budget")
     add_set_flag(parser, "any other distiller setting, e.g. --set lr_images=0.5")
 
 

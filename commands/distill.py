@@ -1,5 +1,10 @@
 """``python -m harness.distill --distiller dm --dataset mnist --ipc 10``: distil and write an artifact.
 
+``--budget quick`` (default, a CPU budget of minutes: 100 iterations of 32 real images per class,
+NCFM/CSDM's extractor one network pretrained on 10,000 images) or ``--budget paper`` (the
+distiller's published one, e.g. DM 20,000 iterations of 256; hours on a CPU); ``--iterations``,
+``--real-batch`` and ``--set`` override either. The manifest records the resulting config.
+
 Checkpoints every ``--checkpoint-every`` iterations and continues from the checkpoint when rerun
 (unless ``--no-resume``); an identical artifact already on disk is reused. Under
 ``torchrun --nproc_per_node=K -m harness.distill ...`` the classes are split across K ranks
@@ -19,13 +24,15 @@ WRITES = ("writes: <output>/synsets/<dataset>/<distiller>/ipc<K>-seed<S>-<hash>.
 
 
 def main(argv=None) -> None:
-    from distillers import DISTILLERS, create_distiller, distil
+    from distillers import BUDGETS, DISTILLERS, create_distiller, distil, settings_it_has
     from harness.distributed import init_from_env, rank_and_size
 
     parser = cli.Parser(prog="python -m harness.distill", description=__doc__, epilog=WRITES)
     parser.add_argument("--distiller", required=True, help=f"one of: {', '.join(DISTILLERS.names())}")
     cli.add_dataset(parser, DEFAULT_DATASET)
     cli.add_distill_flags(parser)
+    parser.add_argument("--budget", default="quick",
+                        help=f"distillation budget under the flags above, one of: {', '.join(BUDGETS)}")
     parser.add_argument("--artifact", type=Path, metavar="PATH", help="artifact path (default under <output>/synsets/)")
     parser.add_argument("--checkpoint-every", type=cli.POSITIVE,
                         help="iterations between checkpoints (default: the distiller's checkpoint_every, 100)")
@@ -35,20 +42,21 @@ def main(argv=None) -> None:
     if args.output is not None and args.output.suffix in (".safetensors", ".json"):
         raise HarnessError(f"--output is the output folder, not the artifact ({args.output}): use --artifact PATH")
     DISTILLERS.get(args.distiller)
+    budget = BUDGETS.get(args.budget)
     imbalance = cli.imbalance_from_args(args)
     cli.use_output(args.output)
-    overrides = cli.distill_overrides(args)
+    overrides = {**settings_it_has(args.distiller, budget), **cli.distill_overrides(args)}
     if args.checkpoint_every is not None:
         overrides["checkpoint_every"] = args.checkpoint_every
     config = create_distiller(args.distiller, overrides).config  # bad settings fail here, before any work
     device = init_from_env(cli.resolve_device(args.device))  # joins torchrun's process group, if any
     rank = rank_and_size()[0]
     if rank == 0 and hasattr(config, "iterations"):
-        own = "" if "iterations" in overrides else " (the distiller's own budget: --iterations N --real-batch B " \
-                                                   "for fewer, e.g. the quick transfer budget 100 and 32)"
+        own = {"quick": " (a CPU budget; --budget paper for the distiller's published one)",
+               "paper": " (the distiller's published budget)"}.get(args.budget, "")
         bar = "" if args.no_progress else "; the progress bar estimates the time after the first iterations"
-        print(f"distill: {args.distiller}, {config.iterations} iterations of {config.real_batch} real images per "
-              f"class{own}{bar}")
+        print(f"distill: {args.distiller}, budget {args.budget}: {config.iterations} iterations of "
+              f"{config.real_batch} real images per class{own}{bar}")
     path = distil(args.distiller, args.dataset, args.ipc, args.seed, overrides, device, imbalance,
                   args.artifact, resume=not args.no_resume, progress=not args.no_progress and rank == 0,
                   log=print if rank == 0 else (lambda line: None))

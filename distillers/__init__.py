@@ -8,6 +8,7 @@ multi-formation, extractors, discrepancies, the runner), not plugins.
 """
 
 from distillers._base import (
+    BUDGETS,
     DISTILLERS,
     Distiller,
     IterativeDistiller,
@@ -22,5 +23,5 @@ from harness.plugins import import_all
 
 import_all(__name__, __path__)
 
-__all__ = ["DISTILLERS", "Distiller", "IterativeDistiller", "RunContext", "artifact_path", "create_distiller", "distil",
+__all__ = ["BUDGETS", "DISTILLERS", "Distiller", "IterativeDistiller", "RunContext", "artifact_path", "create_distiller", "distil",
            "register_distiller", "setting_names", "settings_it_has"]

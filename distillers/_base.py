@@ -279,6 +279,17 @@ def settings_it_has(name: str, settings) -> dict:
     return {k: v for k, v in dict(settings).items() if k in known}
 
 
+# Named distillation budgets, applied to the settings a distiller has (:func:`settings_it_has`).
+# ``quick``: a CPU budget (a harness choice: DM at IPC 10 in about a minute on 2 cores): 100
+# iterations of 32 real images per class, NCFM/CSDM's hybrid extractor one network pretrained on
+# 10,000 training images. ``paper``: nothing over the distiller's defaults, its published budget
+# (e.g. DM 20,000 iterations of 256 real images per class).
+BUDGETS: Registry[tuple[tuple[str, int], ...]] = Registry("distillation budget", {
+    "quick": (("iterations", 100), ("real_batch", 32), ("pretrained", 1), ("pretrain_images", 10000)),
+    "paper": (),
+})
+
+
 def create_distiller(name: str, overrides: dict | None = None) -> Distiller:
     spec = DISTILLERS.get(name)
     distiller = spec.cls(make_config(spec.cls.Config, {**spec.defaults, **(overrides or {})}))

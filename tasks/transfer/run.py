@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from distillers._base import settings_it_has
+from distillers._base import BUDGETS, settings_it_has
 from distillers._runner import distil
 from distillers.equal_budget import equal_budget_controls
 from harness.data import DEFAULT_DATASET
@@ -54,8 +54,8 @@ PROFILES: Registry[Profile] = Registry("profile", {
     # 256, DSA, cut to 300 epochs with lr x0.1 at epoch 150), long enough that a random MNIST IPC
     # 10 subset lands within 1.5 points of the converged `paper` protocol on ConvNet (93.15 against
     # 94.40, seed 0; the earlier 50-epoch cut gave 85.6 and flattered every gain over random);
-    # 100 distillation iterations with 32 real images per class, one network pretrained on 10,000
-    # training images for NCFM/CSDM's hybrid extractor; ConvNet, the MLP and VGG-11 (the
+    # the quick distillation budget (distillers.BUDGETS: 100 iterations with 32 real images per
+    # class, one network pretrained on 10,000 training images for NCFM/CSDM's hybrid extractor); ConvNet, the MLP and VGG-11 (the
     # cheapest of the literature's other architectures that learns from 10 images per class).
     # IPC 1 by default (a harness choice, for time): every model trains 300 steps on 10 images, so
     # three architectures, three seeds and both sets fit in 10 minutes on 2 CPU cores, where IPC
@@ -63,14 +63,13 @@ PROFILES: Registry[Profile] = Registry("profile", {
     # 27 s against 74 s, VGG-11 37 s against 140 s);
     # IPC 1 is a published setting (DC, DSA, DM: MNIST IPC 1) with a wide gap between a distilled
     # and a random set. Reference rows on request (--references): 2 epochs of the full split.
-    "quick": Profile(PROTOCOLS["quick"],
-                     (("iterations", 100), ("real_batch", 32), ("pretrained", 1), ("pretrain_images", 10000)),
-                     ("convnet", "mlp", "vgg11"), references=0, full_epochs=2, ipc=1),
+    "quick": Profile(PROTOCOLS["quick"], BUDGETS["quick"], ("convnet", "mlp", "vgg11"), references=0, full_epochs=2,
+                     ipc=1),
     # GPU: the published protocol (1000 epochs, lr x0.1 at 500) and each distiller's own
     # (published) budget, e.g. DM 20000 iterations with 256 real images per class; the MLP and
     # the five architectures of the transfer tables; reference rows over 3 seeds, 10 epochs of
     # the full split.
-    "paper": Profile(PROTOCOLS["paper"], (), ("convnet", "mlp", "alexnet", "vgg11", "resnet18", "vit"),
+    "paper": Profile(PROTOCOLS["paper"], BUDGETS["paper"], ("convnet", "mlp", "alexnet", "vgg11", "resnet18", "vit"),
                      references=3, full_epochs=10),
     # Tests and smoke runs only: 5 epochs, 2 distillation iterations of 8 real images per class.
     "smoke": Profile(PROTOCOLS["smoke"], (("iterations", 2), ("real_batch", 8)), ("convnet",), full_epochs=1, ipc=1),
