@@ -23,6 +23,7 @@ def class_ids(text: str) -> tuple[int, ...]:
 
 
 def main(argv=None) -> None:
+    from distillers import BUDGETS
     from harness.models import MODELS
     from harness.pretrained import DEFAULT_PRESET, PRESETS, get_recipe, pretrain_recipe
 
@@ -32,11 +33,15 @@ def main(argv=None) -> None:
     parser.add_argument("--preset", default=DEFAULT_PRESET,
                         help=f"the pretraining recipe, one of: {', '.join(PRESETS)} (default {DEFAULT_PRESET}: "
                              f"what every distiller loads unless its config names another)")
+    parser.add_argument("--budget", default="quick",
+                        help="the networks of a distillation budget: quick (1 network on 10,000 images, what "
+                             "harness.distill's default loads: seconds) or paper (the preset's count on every "
+                             "image: what --budget paper loads; minutes per network on a CPU)")
     parser.add_argument("--count", type=cli.POSITIVE, default=None,
-                        help="number of networks (seeds 0..K-1); default: the preset's (a distiller's 'pretrained')")
+                        help="number of networks (seeds 0..K-1, a distiller's 'pretrained'), over the budget")
     parser.add_argument("--images", type=cli.whole_number(0), default=None,
                         help="train each network on this many seeded random training images (a distiller's "
-                             "'pretrain_images'; default: the preset's, all images)")
+                             "'pretrain_images'; 0: all), over the budget")
     parser.add_argument("--classes", type=class_ids, default=(),
                         help="train on these class ids only, e.g. 0,1 (a distiller's 'pretrain_classes', as "
                              "continual learning sets it; default: every class)")
@@ -46,11 +51,15 @@ def main(argv=None) -> None:
     cli.add_run_flags(parser, progress=False)
     args = parser.parse_args(argv)
     MODELS.get(args.arch)
+    BUDGETS.get(args.budget)
     get_recipe(args.preset)  # an unknown name stops here, with did-you-mean
     imbalance = cli.imbalance_from_args(args)
     cli.use_output(args.output)
     device = cli.resolve_device(args.device)
-    recipe = get_recipe(args.preset, args.count or 0, -1 if args.images is None else args.images, args.classes)
+    budget = dict(BUDGETS.get(args.budget))
+    count = args.count or budget.get("pretrained", 0)
+    images = args.images if args.images is not None else budget.get("pretrain_images", -1)
+    recipe = get_recipe(args.preset, count, images, args.classes)
     if args.epochs is not None:
         recipe = recipe.with_overrides(name=f"{recipe.name}-{args.epochs}epochs", epochs=args.epochs)
     for folder in pretrain_recipe(args.dataset, recipe, args.arch, device, imbalance):

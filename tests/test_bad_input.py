@@ -32,6 +32,7 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("evaluate", ["--synset", ARTIFACT, "--archs", "resnet81"], "'resnet18'"),
     ("evaluate", ["--synset", "/no/such/set.safetensors"], "does not exist"),
     ("pretrain", ["--count", "0"], "--count"),
+    ("pretrain", ["--budget", "papr"], "Did you mean 'paper'"),
     ("pretrain", ["--epochs", "0"], "--epochs"),
     ("pretrain", ["--arch", "convnt"], "Did you mean 'convnet'"),
     ("pretrain", ["--imbalance", "5"], "long-tailed datasets only"),

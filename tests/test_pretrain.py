@@ -2,6 +2,7 @@
 presets are named and recorded; a distiller loads exactly what ``pretrain_preset`` filled."""
 
 import json
+from pathlib import Path
 
 import torch
 
@@ -76,3 +77,24 @@ def test_a_class_subset_is_its_own_cache_entry_and_whole_data_keys_stay():
     assert subset.classes == (0, 4) and subset.cache_key() == whole.cache_key() + "-c0.4"
     assert subset.fingerprint() != whole.fingerprint() and "classes" not in whole.cache_key()
     assert pretrained_dir("mnist-tiny", "convnet", 0, subset) != pretrained_dir("mnist-tiny", "convnet", 0, whole)
+
+
+def test_the_pretrain_command_fills_what_each_distillation_budget_loads(capsys):
+    """``harness pretrain`` follows distill's --budget: quick (its default) makes the one network on
+    a seeded image subset that a quick-budget NCFM loads; paper makes the preset's count."""
+    from commands.pretrain import main
+    from distillers import BUDGETS, settings_it_has
+
+    def folders_printed() -> list[str]:  # the command prints each network's folder (and says what it trains)
+        return [line for line in capsys.readouterr().out.splitlines() if Path(line).is_dir()]
+
+    main(["--dataset", "mnist-tiny", "--budget", "quick", "--images", "60"])  # mnist-tiny holds fewer than 10,000
+    folders = folders_printed()
+    assert len(folders) == 1 and json.loads((Path(folders[0]) / "manifest.json").read_text())["images"] == 60
+    quick = {**settings_it_has("ncfm", BUDGETS["quick"]), "pretrain_images": 60}
+    log = []
+    create_distiller("ncfm", {**quick, "iterations": 1, "real_batch": 4, "num_freqs": 16}).distil(
+        load_dataset("mnist-tiny", "train"), 1, RunContext(progress=False, log=log.append))
+    assert not any("pretraining" in line for line in log)  # loaded, not trained again
+    main(["--dataset", "mnist-tiny", "--budget", "paper", "--epochs", "1"])
+    assert len(folders_printed()) == PRESETS["cpu-2epoch"].models
