@@ -134,11 +134,11 @@ def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> li
     """Distil and evaluate every missing (method, seed) cell; returns the records of all of them."""
     store = store or RecordStore(records_path(TASK))
     attribute_of(config.dataset)  # refuses a dataset without a spurious attribute, before any work
-    scored = load_dataset(config.dataset, config.split)
-    config = replace(config, protocol=config.protocol.for_dataset(scored.info))  # DSA without flip on digits
     check_settings(config.methods, dict(config.settings))
     budget = {"iterations": config.iterations, "real_batch": config.real_batch, **dict(config.settings)}
-    plans = {name: method_plan(name, budget) for name in config.methods}
+    plans = {name: method_plan(name, budget) for name in config.methods}  # a bad value stops here, nothing read
+    scored = load_dataset(config.dataset, config.split)
+    config = replace(config, protocol=config.protocol.for_dataset(scored.info))  # DSA without flip on digits
     device = torch.device(config.device)
     wanted = []
     for name, (distiller, overrides, distiller_config) in plans.items():
