@@ -11,6 +11,7 @@ from distillers._base import RunContext
 from distillers._runner import distil
 from harness.data import load_dataset
 from harness.errors import HarnessError
+from harness.parallel import cpu_cores
 from harness.protocol import PROTOCOLS
 from harness.records import RecordStore, records_frame, records_path
 from harness.synset import load_synset
@@ -125,6 +126,8 @@ def test_worker_processes_record_what_one_process_records(tmp_path, monkeypatch)
         monkeypatch.setenv("DD_OUTPUT", str(tmp_path / f"workers{workers}"))
         records = run(replace(TINY, workers=workers), log=lambda s: None)
         results[workers] = {r["key"]: (r["metrics"]["memory_class_counts"], r["metrics"]["accuracy"]) for r in records}
+        if workers == 2:  # each worker takes its share of the cores, and the records say so beside the wall time
+            assert {r["timing"]["threads"] for r in records} == {max(1, cpu_cores() // 2)}
     assert len(results[1]) == 6 and results[2].keys() == results[1].keys()
     for key, (counts, accuracy) in results[1].items():
         assert results[2][key][0] == counts and results[2][key][1] == pytest.approx(accuracy, abs=1.0)

@@ -357,7 +357,8 @@ def train_memory(config: CLConfig, memory: str, seed: int, plan: tuple[dict, dic
                             "memory_class_counts": counts.tolist(),
                             "memory_decoded_per_class": int(counts[seen].max()),
                             "memory_stored_per_class": getattr(policy, "stored_per_class", config.memory)},
-                     config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
+                     config.protocol.as_dict(), {**m.as_dict(), "device": str(device),
+                                                 "threads": torch.get_num_threads()},  # 1 in a worker of 2 cores
                      extra={"memory_kind": _describe(memory), "dataset_source": info.source,
                             "distiller_settings": dict(config.distiller_settings),
                             **({"pretrain_classes": sorted(seen)} if pretrained else {})})
