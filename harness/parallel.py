@@ -1,8 +1,9 @@
 """Independent units of a task (e.g. one memory and seed of continual learning) in worker processes.
 
-On a CPU one small model does not keep the cores busy: two one-thread processes training a ConvNet
-on 100 Fashion-MNIST images (60 epochs, then the test on 10,000) each took 20 s a unit side by side,
-one two-thread process 27.6 s a unit (1.38x the throughput; 2 cores, 2026-12-04). Vmapping seeds
+On a CPU one small model does not keep the cores busy: two one-thread processes side by side, each
+training a ConvNet on 100 Fashion-MNIST images (60 epochs, then the test on 10,000), finished their
+two units in 40 s, one two-thread process one unit in 27.6 s (1.38x the throughput; 2 cores,
+2026-12-04). Vmapping seeds
 into one model gains nothing there (:mod:`harness.multiseed`), so on the CPU a task runs its units
 in ``workers`` processes with ``cores // workers`` threads each; on CUDA one process does all.
 
@@ -55,6 +56,7 @@ def run_units(work: Callable, units: Sequence[tuple], workers: int, done: Callab
             work(*unit)
             done()
         return
+    workers = min(workers, len(units))
     threads = max(1, cpu_cores() // workers)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
                                initargs=(threads,))

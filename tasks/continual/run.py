@@ -68,8 +68,9 @@ class CLConfig:
     dataset: str = "fashion-mnist"
     steps: int = 5
     # Stored images per seen class: 5, a CPU default (each GDumb step retrains from scratch on the whole
-    # memory: at 10 per class one (memory, seed) unit took about 330 s in a one-thread worker, so the
-    # default's six units needed about 18 minutes on 2 cores; at 5 a step trains on half the images).
+    # memory: at 10 per class a one-thread worker's steps 1-4 took 27, 43, 65 and 86 s, about 330 s a
+    # (memory, seed) unit with step 5, so the default's six units would take about 18 minutes on 2
+    # cores; at 5 a step trains on half the images).
     memory: int = 5
     # baselines and/or registered distillers; herding joins with --baselines gdumb,herding
     memories: tuple[str, ...] = (RANDOM, "dm")

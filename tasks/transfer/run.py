@@ -59,8 +59,8 @@ PROFILES: Registry[Profile] = Registry("profile", {
     # cheapest of the literature's other architectures that learns from 10 images per class).
     # IPC 1 by default (a harness choice, for time): every model trains 300 steps on 10 images, so
     # three architectures, three seeds and both sets fit in 10 minutes on 2 CPU cores, where IPC
-    # 10 costs 2.7-3.8x as much per model (300 epochs and the test, 2 threads, 2026-12-04: ConvNet
-    # 27 s against 74 s, VGG-11 37 s against 140 s);
+    # 10 costs 2.7-3.8x as much per model (300 epochs extrapolated from 20, plus the test, 2 threads,
+    # 2026-12-04: ConvNet 27 s against 74 s, VGG-11 37 s against 140 s);
     # IPC 1 is a published setting (DC, DSA, DM: MNIST IPC 1) with a wide gap between a distilled
     # and a random set. Reference rows on request (--references): 2 epochs of the full split.
     "quick": Profile(PROTOCOLS["quick"], BUDGETS["quick"], ("convnet", "mlp", "vgg11"), references=0, full_epochs=2,
