@@ -98,6 +98,12 @@ PROTOCOLS: Registry[EvalProtocol] = Registry("protocol", {
                                                     DSAConfig(strategy="flip_color", single_family=False),
                                                     DSAConfig(strategy="crop_scale_rotate"),
                                                     DSAConfig(strategy="cutout", single_family=False)))),
+    # The DM authors' evaluation loop (DatasetCondensation utils.evaluate_synset, run side by side
+    # for docs/agreement.md): at epoch_eval_train E it trains epochs 0..E (E + 1 epochs) and cuts
+    # lr x0.1 after epoch E // 2 + 1; per-sample DSA; the final epoch's test accuracy. "dm-authors"
+    # is their default E = 1000, "dm-authors-300" the CPU budget E = 300 the agreement page runs.
+    "dm-authors": EvalProtocol(name="dm-authors", epochs=1001, lr_milestones=(502 / 1001,)),
+    "dm-authors-300": EvalProtocol(name="dm-authors-300", epochs=301, lr_milestones=(152 / 301,)),
     # For tests and smoke runs only.
     "smoke": EvalProtocol(name="smoke", epochs=5),
 })
