@@ -27,6 +27,7 @@ COMMANDS: Registry[str] = Registry("command", {
     "sweep": "expand a grid into result cells and run the missing ones",
     "bench": "time the hot paths",
     "report": "collate every record into report.md and report.html",
+    "agreement-page": "regenerate docs/agreement.md (the harness beside the authors' code) from records",
 })
 
 
@@ -46,6 +47,6 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m harness <command> [flags]   (python -m harness <command> --help for its flags)\n")
-        print("\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items()))
+        print("\n".join(f"  {name:<15} {text}" for name, text in COMMANDS.items()))
         return
     entry_point(argv[0], argv[1:])

@@ -37,6 +37,7 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("pretrain", ["--arch", "convnt"], "Did you mean 'convnet'"),
     ("pretrain", ["--imbalance", "5"], "long-tailed datasets only"),
     ("transfer", ["--distiller", "dm", "--synset", ARTIFACT], "not both"),
+    ("agreement-page", ["--page", "agreement.txt"], "--page must name a markdown file"),
     ("transfer", ["--profile", "quik"], "Did you mean 'quick'"),
     ("transfer", ["--seeds", "0"], "--seeds"),
     ("transfer", ["--full-epochs", "-1"], "--full-epochs: expected a whole number >= 0"),

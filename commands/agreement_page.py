@@ -1,0 +1,45 @@
+"""``python -m harness agreement-page``: regenerate ``docs/agreement.md`` from the records.
+
+Reads ``<output>/records/*.jsonl`` (the harness's ``evaluate`` records, the ``authors-eval`` records
+the drivers of the authors' code wrote, and ``agree`` records) and the manifests under
+``<output>/synsets``; writes the page (``--page``). See :mod:`reports.agreement` for how cells are
+matched and when a harness cell agrees with the authors'.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from commands import _common as cli
+from harness.errors import HarnessError
+
+WRITES = "writes: the page (--page, default docs/agreement.md); nothing under the output folder"
+
+
+def main(argv=None) -> None:
+    from harness.checkpoint import atomic_write_text
+    from harness.records import load_records
+    from reports.agreement import agreement_page
+    from reports.artifacts import manifest_index
+
+    parser = cli.Parser(prog="python -m harness agreement-page", description=__doc__, epilog=WRITES)
+    parser.add_argument("--page", type=Path, default=Path("docs/agreement.md"), help="where to write the page")
+    cli.add_output(parser)
+    args = parser.parse_args(argv)
+    if args.page.suffix != ".md" or args.page.is_dir():
+        raise HarnessError(f"--page must name a markdown file (NAME.md), got '{args.page}'")
+    root = cli.use_output(args.output)
+    records = load_records(sorted((root / "records").glob("*.jsonl")))
+    if records.empty:
+        raise HarnessError(f"no records under {root / 'records'}: point --output at the folder the agreement runs wrote")
+    manifests = {sha: json.loads(path.with_suffix(".json").read_text())
+                 for sha, path in manifest_index([root / "synsets"]).items()}
+    regenerate = "python -m harness agreement-page" + (f" --output {args.output}" if args.output else "")
+    args.page.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.page, agreement_page(records, manifests, regenerate) + "\n")
+    print(f"page: {args.page}")
+
+
+if __name__ == "__main__":
+    cli.run_command(main)

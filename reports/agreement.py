@@ -1,0 +1,179 @@
+"""The agreement page (``docs/agreement.md``): the harness beside the authors' own code, from records.
+
+The 2 x 2 cross-evaluation has four cells per code base: {sets made by the authors' code, sets made
+by the harness} x {the authors' evaluation, the harness's evaluation}, one set per distillation seed.
+Its records are of two kinds, both under ``<output>/records/``:
+
+- ``authors-eval`` -- one per evaluation run by the authors' own code (through a driver outside the
+  project), naming the set by the sha256 of the file it read (``set_sha256``), who made it
+  (``set_maker``), its distillation seed (``set_seed``) and the code base (``code``, e.g. ``dm``);
+- ``evaluate`` -- the harness's own evaluation records (``python -m harness.evaluate``). A set made
+  by the authors' code enters the harness through ``python -m harness import``, whose manifest keeps
+  the source file's sha256 (``origin.sha256``); that is how its harness records are matched to the
+  authors' records of the same file. Only sets that the authors' evaluation also saw are counted.
+
+Every harness cell is compared with the all-authors cell (their set, their evaluation), paired by
+distillation seed: it agrees when the mean paired difference is within ``TOLERANCE`` points and its
+95% t-interval contains 0. The one-step checks (``python -m harness agree``) are read from
+``agree`` records when there are any.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from harness.metrics.stats import format_interval, paired_difference, summarize
+
+TOLERANCE = 1.0  # accuracy points
+CELLS = (("authors", "authors"), ("authors", "harness"), ("harness", "authors"), ("harness", "harness"))
+
+# What still differs between the two sides of a code base's 2 x 2, and why (each shown on the page).
+DEVIATIONS = {
+    "dm": [
+        "Their ConvNet flattens with `.view`; under torch 2.14 on the CPU a run of theirs fails after "
+        "their DSA crop ('view size is not compatible with input tensor's size and stride'): the driver "
+        "replaces `ConvNet.forward`/`embed` at run time by the same computation with `.reshape` (same "
+        "values). No other change to their code.",
+        "main_DM.py calls no seed function (we read it) and draws each DSA seed from the clock: the driver "
+        "seeds numpy and torch with the distillation seed before calling `main_DM.main()`, and their DSA "
+        "draws still vary run to run. The harness keys every draw by (seed, iteration, class). The two "
+        "codes start from different real images for the same seed: seeds are paired by number, not by draw.",
+        "Their loop runs iterations 0..Iteration (Iteration + 1 image updates): the authors' side runs "
+        "`--Iteration N-1` against the harness's `--iterations N`, so both make N updates.",
+        "Their Fashion-MNIST mean is 0.2861, the harness's 0.2860 (std 0.3530 both): sets move between "
+        "the two normalised spaces through raw pixels (the importer and the driver both do this).",
+    ],
+}
+
+
+def agreement_cells(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.DataFrame:
+    """One row per (code, set maker, distillation seed, evaluator) with its test accuracy (%):
+    the authors' evaluations, and the harness's evaluations of the same files (matched by sha256,
+    directly or through an imported artifact's ``origin.sha256``)."""
+    rows = records.to_dict("records") if "task" in records else []
+    authors = [{"code": r["code"], "maker": r["set_maker"], "set_seed": int(r["set_seed"]), "evaluator": "authors",
+                "accuracy": r["metric.accuracy"], "set_sha256": r["set_sha256"],
+                "protocol": r["authors_evaluation"]} for r in rows if r["task"] == "authors-eval"]
+    by_file = {a["set_sha256"]: a for a in authors}
+    harness = []
+    for r in rows:
+        if r["task"] != "evaluate":
+            continue
+        origin = (manifests.get(r["synset_sha256"]) or {}).get("origin") or {}
+        source = by_file.get(origin.get("sha256")) or by_file.get(r["synset_sha256"])
+        if source is not None:
+            harness.append({**source, "evaluator": "harness", "accuracy": r["metric.accuracy"],
+                            "protocol": f"{r['protocol_name']} ({r['protocol_fingerprint']})"})
+    cells = pd.DataFrame(authors + harness, columns=["code", "maker", "set_seed", "evaluator", "accuracy",
+                                                     "set_sha256", "protocol"])
+    return cells.drop_duplicates(["code", "maker", "set_seed", "evaluator"], keep="last")
+
+
+def cell_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per (code, maker, evaluator): n, mean, std and 95% t-interval over distillation seeds, and the
+    paired difference with the all-authors cell (same seeds) and whether it agrees."""
+    out = []
+    for code, part in cells.groupby("code"):
+        base = part[(part.maker == "authors") & (part.evaluator == "authors")].set_index("set_seed")["accuracy"]
+        for maker, evaluator in CELLS:
+            values = part[(part.maker == maker) & (part.evaluator == evaluator)].set_index("set_seed")["accuracy"]
+            if values.empty:
+                continue
+            row = {"code": code, "set made by": maker, "evaluated by": evaluator, **summarize(list(values)),
+                   "seeds": ", ".join(str(s) for s in sorted(values.index))}
+            shared = sorted(set(values.index) & set(base.index))
+            if (maker, evaluator) != ("authors", "authors") and shared:
+                diff = paired_difference([values[s] for s in shared], [base[s] for s in shared])
+                row.update({f"diff_{k}": v for k, v in diff.items()})
+                row["agrees"] = bool(diff["n"] > 1 and abs(diff["mean"]) <= TOLERANCE
+                                     and diff["ci_low"] <= 0 <= diff["ci_high"])
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def _cell_lines(table: pd.DataFrame) -> list[str]:
+    lines = ["| set made by | evaluated by | accuracy: mean \u00b1 std [95% CI], n | paired difference with the "
+             "authors' cell [95% CI] | within 1 point, CI holds 0 |", "|---|---|---|---|---|"]
+    for r in table.to_dict("records"):
+        diff = "(the reference cell)"
+        verdict = ""
+        if not math.isnan(r.get("diff_n", math.nan)):
+            diff = format_interval({k[5:]: v for k, v in r.items() if k.startswith("diff_")}, signed=True)
+            verdict = "yes" if r["agrees"] else "**no**"
+        lines.append(f"| {r['set made by']} | {r['evaluated by']} | {format_interval(r, with_std=True)} | {diff} | "
+                     f"{verdict} |")
+    return lines
+
+
+def _seed_lines(cells: pd.DataFrame) -> list[str]:
+    wide = cells.pivot_table(index="set_seed", columns=["maker", "evaluator"], values="accuracy")
+    header = [f"{m} set, {e} eval" for m, e in CELLS if (m, e) in wide.columns]
+    lines = ["| seed | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    for seed, row in wide.iterrows():
+        values = [f"{row[(m, e)]:.2f}" if not math.isnan(row[(m, e)]) else "" for m, e in CELLS if (m, e) in wide]
+        lines.append(f"| {seed} | " + " | ".join(values) + " |")
+    return lines
+
+
+def _one_step_lines(records: pd.DataFrame) -> list[str]:
+    rows = [r for r in records.to_dict("records") if r.get("task") == "agree"] if "task" in records else []
+    if not rows:
+        return ["No one-step records yet: run `python -m harness agree --code dm --authors PATH` "
+                "(and `--code ncfm`)."]
+    lines = ["| code | check | largest relative error | tolerance | agrees | authors' commit |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['code']} | {r['check']} | {r['metric.max_rel_error']:.2e} | {r['metric.tolerance']:.0e} | "
+                     f"{'yes' if r['metric.agrees'] else '**no**'} | {r.get('authors_commit', '')} |")
+    return lines
+
+
+def _settings_lines(cells: pd.DataFrame, records: pd.DataFrame, manifests: dict[str, dict]) -> list[str]:
+    """What was run on each side, read from the records and the harness's manifests."""
+    rows = records.to_dict("records")
+    lines = []
+    made = {m.get("sha256"): m for m in manifests.values()}
+    harness_sets = cells[(cells.maker == "harness")].set_sha256.unique()
+    configs = {json_line(made[s].get("config", {})) for s in harness_sets if s in made}
+    for config in sorted(configs):
+        lines.append(f"- harness distiller config: `{config}`")
+    argvs = {" ".join(r["extra"].get("distill_argv", [])) for r in rows if r.get("task") == "authors-eval"
+             and isinstance(r.get("extra"), dict) and r["extra"].get("distill_argv")}
+    for argv in sorted(argvs):
+        lines.append(f"- authors' distillation: `{argv}` (seeded by the driver)")
+    for protocol in sorted(cells.protocol.unique()):
+        lines.append(f"- evaluation: {protocol}")
+    return lines
+
+
+def json_line(config: dict) -> str:
+    keys = ("iterations", "real_batch", "lr_images", "momentum", "dsa", "init")
+    return ", ".join(f"{k}={config[k]}" for k in keys if k in config)
+
+
+def agreement_page(records: pd.DataFrame, manifests: dict[str, dict], regenerate: str) -> str:
+    """The whole page as markdown."""
+    cells = agreement_cells(records, manifests)
+    lines = ["# Agreement with the authors' code", "",
+             "Generated from records by `" + regenerate + "`; do not edit by hand. Each code base's methods are "
+             "run beside the authors' own code at equal settings: the authors' code unmodified, through a "
+             "driver outside this project (shims listed under *Deviations*). A harness cell agrees with the "
+             f"authors' cell when the paired difference (same distillation seeds) is within {TOLERANCE:g} "
+             "point and its 95% t-interval contains 0.", ""]
+    table = cell_table(cells)
+    for code in sorted(cells.code.unique()):
+        part = cells[cells.code == code]
+        lines += [f"## {code}: 2 x 2 cross-evaluation", "", "Settings (both sides):", ""]
+        lines += _settings_lines(part, records, manifests) + [""]
+        lines += _cell_lines(table[table.code == code]) + ["", "Per distillation seed (test accuracy, %):", ""]
+        lines += _seed_lines(part) + [""]
+        lines += ["Deviations that remain:", ""] + [f"- {d}" for d in DEVIATIONS.get(code, [])] + [""]
+    if cells.empty:
+        lines += ["No cross-evaluation records yet.", ""]
+    lines += ["## One-step agreement (float64, identical inputs)", ""] + _one_step_lines(records) + [""]
+    versions = sorted({f"torch {r.get('versions', {}).get('torch', '?')}, commit {r.get('git_commit', '?')}"
+                       for r in records.to_dict("records") if isinstance(r.get("versions"), dict)})
+    lines += ["## Provenance", ""] + [f"- {v}" for v in versions] + [""]
+    return "\n".join(lines)

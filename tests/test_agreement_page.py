@@ -1,0 +1,60 @@
+"""The agreement page pairs the authors' and the harness's evaluations of the same files by seed,
+and says a harness cell agrees only when the paired difference is small and its interval holds 0."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.records import records_frame
+from reports.agreement import agreement_cells, agreement_page, cell_table
+
+SEEDS = range(4)
+
+
+def _records(shift_harness_sets: float, shift_harness_eval: float):
+    """Authors' files a<seed> and harness artifacts h<seed>; harness sets score ``shift_harness_sets``
+    higher, the harness evaluation ``shift_harness_eval`` higher, plus a seed-to-seed wobble."""
+    records, manifests = [], {}
+    for seed in SEEDS:
+        wobble = (-1) ** seed * 0.2 * seed
+        for maker, file_sha in (("authors", f"a{seed}"), ("harness", f"h{seed}")):
+            base = 80 + seed + (shift_harness_sets if maker == "harness" else 0)
+            records.append({"task": "authors-eval", "code": "dm", "set_sha256": file_sha, "set_maker": maker,
+                            "set_seed": seed, "seed": 0, "authors_evaluation": "evaluate_synset E=300",
+                            "metrics": {"accuracy": base}})
+            artifact = f"imported-{file_sha}" if maker == "authors" else file_sha
+            manifests[artifact] = {"sha256": artifact, "origin": {"sha256": file_sha}} if maker == "authors" else {
+                "sha256": artifact, "config": {"iterations": 100}}
+            records.append({"task": "evaluate", "synset_sha256": artifact, "protocol_name": "dm-authors-300",
+                            "protocol_fingerprint": "abc", "metrics": {"accuracy": base + shift_harness_eval + wobble}})
+    records.append({"task": "evaluate", "synset_sha256": "unrelated", "protocol_name": "quick",
+                    "protocol_fingerprint": "x", "metrics": {"accuracy": 10.0}})
+    return records_frame(records), manifests
+
+
+def test_cells_are_matched_through_the_imported_origin_and_unrelated_sets_left_out():
+    frame, manifests = _records(0.0, 0.0)
+    cells = agreement_cells(frame, manifests)
+    assert len(cells) == 4 * len(SEEDS)
+    assert set(cells.groupby(["maker", "evaluator"]).size()) == {len(SEEDS)}
+    assert 10.0 not in set(cells.accuracy)
+
+
+def test_agreement_needs_a_small_difference_whose_interval_holds_zero():
+    frame, manifests = _records(0.0, 0.0)
+    table = cell_table(agreement_cells(frame, manifests)).set_index(["set made by", "evaluated by"])
+    assert table.loc[("harness", "authors"), "agrees"]  # identical values: difference 0
+    assert table.loc[("authors", "harness"), "agrees"]  # a seed-to-seed wobble of mean -0.1 points
+    frame, manifests = _records(3.0, 0.0)
+    table = cell_table(agreement_cells(frame, manifests)).set_index(["set made by", "evaluated by"])
+    assert not table.loc[("harness", "authors"), "agrees"]
+    assert round(table.loc[("harness", "authors"), "diff_mean"], 6) == 3.0
+    assert pd.isna(table.loc[("authors", "authors")].get("agrees"))  # the reference cell is not judged
+
+
+def test_page_names_every_cell_and_the_command_that_regenerates_it():
+    frame, manifests = _records(0.0, 5.0)
+    page = agreement_page(frame, manifests, "python -m harness agreement-page")
+    assert "python -m harness agreement-page" in page and "## dm: 2 x 2 cross-evaluation" in page
+    assert page.count("| authors | harness |") == 1 and "**no**" in page  # the +5 harness evaluation disagrees
+    assert "dm-authors-300 (abc)" in page and "iterations=100" in page
