@@ -4,7 +4,7 @@ Inputs, identical on both sides: random real images (3 classes, 1 x 28 x 28, so 
 convolution pads by 3 as on MNIST), the synthetic images the harness starts from, the harness's
 real batch of the iteration (``sample_real``) and the network it draws (``random_network``),
 whose weights are loaded into the authors' network. Augmentation is off on both sides (the
-harness's ``dsa=False``; their ``dsa_strategy none`` skips ``DiffAugment``).
+harness's ``dsa=False``; ``main_DM.py`` run with ``--dsa_strategy none`` calls no ``DiffAugment``).
 
 Harness side: one ``DM.step`` of the registered ``dm`` distiller (setup, network, real batch,
 embeddings, ``class_loss``, backward); its returned loss and the images' gradient it leaves.
