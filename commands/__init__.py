@@ -3,7 +3,7 @@ per command, each ``main(argv)``, with the shared flags in :mod:`commands._commo
 
 ``python -m harness <command> ...`` dispatches here, and ``python -m harness.<command>`` is a thin
 entry point for the same thing. Command modules import the library lazily; the library
-(``harness``, ``distillers``, ``tasks``, ``reports``) never imports this package.
+(``harness``, ``distillers``, ``tasks``, ``reports``, ``agreement``) never imports this package.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ COMMANDS: Registry[str] = Registry("command", {
     "sweep": "expand a grid into result cells and run the missing ones",
     "bench": "time the hot paths",
     "report": "collate every record into report.md and report.html",
+    "agree": "the harness's loss and image gradient against the authors' code (DM, NCFM)",
     "agreement-page": "regenerate docs/agreement.md (the harness beside the authors' code) from records",
 })
 

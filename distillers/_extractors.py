@@ -83,11 +83,17 @@ def resolve_pool(config) -> None:
         object.__setattr__(config, "pretrained", get_recipe(config.pretrain).models)
 
 
-def configured_extractor(distiller, data: ImageData, run) -> tuple[PretrainRecipe, Callable[[int, int], nn.Module]]:
-    """The recipe and extractor named by a distiller's config (``extractor``, ``arch``, ``pretrain``,
-    ``pretrained``, ``pretrain_images``), its networks trained on ``distiller.pretraining_classes``."""
+def configured_recipe(distiller, data: ImageData) -> PretrainRecipe:
+    """The pretraining recipe a distiller's config names (``pretrain``, ``pretrained``,
+    ``pretrain_images``), its networks trained on ``distiller.pretraining_classes``."""
     cfg = distiller.config
-    recipe = get_recipe(cfg.pretrain, cfg.pretrained, cfg.pretrain_images or -1, distiller.pretraining_classes(data))
+    return get_recipe(cfg.pretrain, cfg.pretrained, cfg.pretrain_images or -1, distiller.pretraining_classes(data))
+
+
+def configured_extractor(distiller, data: ImageData, run) -> tuple[PretrainRecipe, Callable[[int, int], nn.Module]]:
+    """The recipe (``configured_recipe``) and extractor (``extractor``, ``arch``) a distiller's config names."""
+    cfg = distiller.config
+    recipe = configured_recipe(distiller, data)
     return recipe, make_extractor(cfg.extractor, data, cfg.arch, device=run.device, recipe=recipe, log=run.log)
 
 

@@ -76,6 +76,8 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("report", ["--title"], "expected one argument"),
     ("validate", ["/no/such/set.safetensors"], "does not exist"),
     ("ls", ["--bogus"], "unknown flag --bogus"),
+    ("agree", ["--code", "ncfm", "--authors", "/no/such/checkout"], "no such folder"),
+    ("agree", ["--code", "ncf", "--authors", "."], "invalid choice: 'ncf'"),
 ]
 
 
