@@ -11,6 +11,7 @@ re-stated. Nothing of theirs is copied here. This package sits above the distill
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from pathlib import Path
 
@@ -35,9 +36,18 @@ def check_checkout(code: str, authors: Path) -> Path:
     return checked_out(authors, module.REQUIRED, module.REPO)
 
 
+def checkout_fingerprint(code: str, authors: Path) -> str:
+    """sha256 (12 hex) over the files ``code``'s checks read from the checkout: which version of the
+    authors' code a record was checked against, whether or not the checkout is a git repository."""
+    digest = hashlib.sha256()
+    for name in importlib.import_module(CODES[code]).REQUIRED:
+        digest.update(name.encode() + b"\0" + (Path(authors) / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def run_checks(code: str, authors: Path, dtype: str = "float64") -> list[Check]:
     """Every check of ``code`` against the checkout at ``authors``, in ``dtype`` ('float64', 'float32')."""
     return importlib.import_module(CODES[code]).checks(Path(authors), getattr(torch, dtype))
 
 
-__all__ = ["CODES", "TOLERANCE", "Check", "check_checkout", "repository", "run_checks"]
+__all__ = ["CODES", "TOLERANCE", "Check", "check_checkout", "checkout_fingerprint", "repository", "run_checks"]

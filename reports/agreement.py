@@ -123,10 +123,13 @@ def _one_step_lines(records: pd.DataFrame) -> list[str]:
     if not rows:
         return ["No one-step records yet: run `python -m harness agree --code dm --authors PATH` "
                 "(and `--code ncfm`)."]
-    lines = ["| code | check | largest relative error | tolerance | agrees | authors' commit |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['code']} | {r['check']} | {r['metric.max_rel_error']:.2e} | {r['metric.tolerance']:.0e} | "
-                     f"{'yes' if r['metric.agrees'] else '**no**'} | {r.get('authors_commit', '')} |")
+    latest = {(r["code"], r["check"], r["dtype"]): r for r in rows}  # a rerun's record replaces the earlier one
+    lines = ["| code | check | dtype | largest relative error | tolerance | agrees | authors' files (sha256) | "
+             "harness commit |", "|---|---|---|---|---|---|---|---|"]
+    for r in latest.values():
+        lines.append(f"| {r['code']} | {r['check']} | {r['dtype']} | {r['metric.max_rel_error']:.1e} | "
+                     f"{r['metric.tolerance']:.0e} | {'yes' if r['metric.agrees'] else '**no**'} | "
+                     f"{r['authors_files_sha256']} | {r.get('git_commit', '')} |")
     return lines
 
 

@@ -27,6 +27,10 @@ def _records(shift_harness_sets: float, shift_harness_eval: float):
                 "sha256": artifact, "config": {"iterations": 100}}
             records.append({"task": "evaluate", "synset_sha256": artifact, "protocol_name": "dm-authors-300",
                             "protocol_fingerprint": "abc", "metrics": {"accuracy": base + shift_harness_eval + wobble}})
+    for error in (1e-7, 1e-13):  # a rerun's record replaces the earlier one
+        records.append({"task": "agree", "code": "dm", "check": "dm: image gradient", "dtype": "float64",
+                        "authors_files_sha256": "f00", "git_commit": "c0ffee",
+                        "metrics": {"max_rel_error": error, "tolerance": 1e-6, "agrees": True}})
     records.append({"task": "evaluate", "synset_sha256": "unrelated", "protocol_name": "quick",
                     "protocol_fingerprint": "x", "metrics": {"accuracy": 10.0}})
     return records_frame(records), manifests
@@ -58,3 +62,4 @@ def test_page_names_every_cell_and_the_command_that_regenerates_it():
     assert "python -m harness agreement-page" in page and "## dm: 2 x 2 cross-evaluation" in page
     assert page.count("| authors | harness |") == 1 and "**no**" in page  # the +5 harness evaluation disagrees
     assert "dm-authors-300 (abc)" in page and "iterations=100" in page
+    assert "| dm | dm: image gradient | float64 | 1.0e-13 |" in page and "1.0e-07" not in page
