@@ -87,7 +87,8 @@ def default_store(task: str) -> RecordStore:
 
 
 def read_synset(path: str | Path, dataset: str | None = None) -> tuple[SyntheticSet, str]:
-    from harness.synset import load_synset, sha256_file
+    """The verified set and its tensors' sha256; ``path`` as the user gave it (refusals name it)."""
+    from harness.synset import load_synset
 
-    synset = load_synset(Path(path), expect_dataset=dataset)
-    return synset, synset.meta["sha256"] if "sha256" in synset.meta else sha256_file(Path(path))
+    synset = load_synset(path, expect_dataset=dataset)
+    return synset, synset.meta["sha256"]  # verified against the file by load_synset

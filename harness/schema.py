@@ -86,7 +86,8 @@ def defect(value, fields: dict[str, Field], what: str = "it", prefix: str = "") 
     """The first structural defect of ``value`` (called ``what``) against the schema ``fields``,
     or None; nested fields are named ``outer.inner``."""
     if not isinstance(value, dict) or (not value and any(f.required for f in fields.values())):
-        return f"{what} is {describe(value)}, not a JSON object with {', '.join(fields)}"
+        required = [name for name, spec in fields.items() if spec.required]
+        return f"{what} is {describe(value)}, not a JSON object with {', '.join(required) or 'fields'}"
     for name, spec in fields.items():
         label = f"{prefix}{name}"
         if name not in value:

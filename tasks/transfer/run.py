@@ -28,6 +28,7 @@ from harness.errors import HarnessError
 from harness.evaluation import evaluate_synset, read_synset
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.records import RecordStore, records_path
+from harness.synset import artifact_file
 from harness.registry import Registry
 from tasks.transfer.references import REFERENCE_TASK, full_reference, random_reference
 
@@ -112,7 +113,7 @@ def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> 
                       device, progress=config.progress, log=log), [seed]
 
     if config.synset is not None:
-        plan = [(Path(config.synset), seeds)]
+        plan = [(artifact_file(config.synset), seeds)]  # refusals name the path as given
     else:
         plan = [draw(config.distiller, config.dataset, config.ipc, s, dict(config.settings)) for s in seeds]
     first, _ = read_synset(plan[0][0], config.dataset)
