@@ -47,7 +47,8 @@ COMPILE_SPEEDUP = 1.25
 COMPILE_SECONDS = 12.0
 # A distillation iteration of a matching distiller costs about MATCHING_FACTOR ConvNet training
 # steps over its images (classes x (real batch + synthetic images)): DM's quick budget on MNIST IPC
-# 10 (100 iterations of 420 images) took 45 s (README), the cost model says 78 s for 100 such steps.
+# 10 (100 iterations of 420 images): the whole command took 45 s (README, startup included), the cost
+# model says 78 s for 100 such steps.
 MATCHING_FACTOR = 0.5
 SELECTION_SECONDS = 3.0  # a non-iterative set (random, herding, ...): loading the data, drawing
 

@@ -16,7 +16,7 @@ from harness.models.fingerprint import arch_cell
 from harness.paths import output_root
 from harness.plan import COMPILE_SECONDS, CostBook, Unit, classes_of, plan_lines
 from harness.pretrained import is_pretrained
-from harness.records import RecordStore, cell_key
+from harness.records import RecordStore
 from harness.speed import compiles
 from tasks.transfer.references import REAL_IPC_FACTOR
 
