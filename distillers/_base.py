@@ -94,6 +94,12 @@ class Distiller(ABC):
         teacher, embedding). Every such distiller has the setting ``pretrain_classes``."""
         return False
 
+    def pretraining(self) -> list[tuple]:
+        """(architecture, PretrainRecipe) of the networks it pretrains on the whole dataset, for a run's
+        plan (:mod:`harness.plan`); [] when none or not declared (its pretraining is then not in
+        the estimate)."""
+        return []
+
     def pretraining_classes(self, data: ImageData) -> tuple[int, ...]:
         """The classes its pretrained networks are trained on: ``pretrain_classes`` (e.g. the classes
         seen so far in continual learning), () = every class of the dataset (the papers' setting).

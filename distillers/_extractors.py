@@ -83,11 +83,23 @@ def resolve_pool(config) -> None:
         object.__setattr__(config, "pretrained", get_recipe(config.pretrain).models)
 
 
+def extractor_recipe(config, classes: tuple[int, ...]) -> PretrainRecipe:
+    """The pretraining recipe of a config's hybrid extractor (``pretrain``, ``pretrained``,
+    ``pretrain_images``), its networks trained on ``classes`` (() = every class)."""
+    return get_recipe(config.pretrain, config.pretrained, config.pretrain_images or -1, classes)
+
+
+def extractor_pretraining(config) -> list[tuple[str, PretrainRecipe]]:
+    """(arch, recipe) of the networks a config's extractor loads on the whole dataset: none for a
+    random extractor (what :meth:`Distiller.pretraining` returns for NCFM and CSDM)."""
+    if config.extractor != "hybrid":
+        return []
+    return [(config.arch, extractor_recipe(config, tuple(sorted({int(c) for c in config.pretrain_classes}))))]
+
+
 def configured_recipe(distiller, data: ImageData) -> PretrainRecipe:
-    """The pretraining recipe a distiller's config names (``pretrain``, ``pretrained``,
-    ``pretrain_images``), its networks trained on ``distiller.pretraining_classes``."""
-    cfg = distiller.config
-    return get_recipe(cfg.pretrain, cfg.pretrained, cfg.pretrain_images or -1, distiller.pretraining_classes(data))
+    """The recipe a distiller's config names, its networks trained on ``distiller.pretraining_classes``."""
+    return extractor_recipe(distiller.config, distiller.pretraining_classes(data))
 
 
 def configured_extractor(distiller, data: ImageData, run) -> tuple[PretrainRecipe, Callable[[int, int], nn.Module]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from distillers._base import RunContext, create_distiller
+from distillers._base import Distiller, RunContext, create_distiller
 from harness.data import load_dataset
 from harness.data.longtail import effective_imbalance
 from harness.distributed import per_rank, rank_and_size
@@ -35,6 +35,15 @@ def artifact_path(name: str, config: dict, dataset: str, imbalance: float, ipc: 
     return output_root() / "synsets" / dataset / name / f"ipc{ipc}-seed{seed}-{digest}.safetensors"
 
 
+def planned_artifact(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | None = None,
+                     imbalance: float = 100.0, classes: tuple[int, ...] | None = None) -> tuple[Distiller, Path]:
+    """The distiller :func:`distil` would run and the artifact path it would write (or reuse),
+    without distilling or writing anything (a run's plan asks this)."""
+    distiller = create_distiller(name, overrides)
+    return distiller, artifact_path(name, asdict(distiller.config), dataset, effective_imbalance(dataset, imbalance),
+                                    ipc, seed, classes)
+
+
 def distil(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | None = None,
            device: torch.device | str = "cpu", imbalance: float = 100.0, output: Path | None = None,
            resume: bool = True, progress: bool = True, log=print, classes: tuple[int, ...] | None = None) -> Path:
@@ -43,11 +52,9 @@ def distil(name: str, dataset: str, ipc: int, seed: int = 0, overrides: dict | N
     ``classes`` distils only those classes of the training split (from their images alone), e.g.
     the classes arriving in a continual-learning step.
     """
-    distiller = create_distiller(name, overrides)
+    distiller, path = planned_artifact(name, dataset, ipc, seed, overrides, imbalance, classes)
     imbalance = effective_imbalance(dataset, imbalance)
-    path = Path(output) if output else artifact_path(name, asdict(distiller.config), dataset, imbalance, ipc, seed,
-                                                     classes)
-    path = path.with_suffix(".safetensors")
+    path = (Path(output) if output else path).with_suffix(".safetensors")
     if path.exists() and output is None:
         try:
             load_synset(path, expect_dataset=dataset)

@@ -62,7 +62,7 @@ import torch.nn.functional as F
 
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext, present_classes, register_distiller
 from distillers._discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
-from distillers._extractors import configured_extractor, resolve_pool
+from distillers._extractors import configured_extractor, extractor_pretraining, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from harness.augment import mix_seed
@@ -163,6 +163,9 @@ class CSDM(IterativeDistiller):
 
     def uses_pretrained(self) -> bool:
         return self.config.extractor == "hybrid"
+
+    def pretraining(self) -> list:
+        return extractor_pretraining(self.config)
 
     def extra_meta(self) -> dict:
         meta = {"class_alpha": self.class_alpha, "alpha_0": self.alpha_0, "class_alpha_rule": self.config.class_alpha,

@@ -74,7 +74,7 @@ import torch.nn.functional as F
 from distillers import _ncfm_parts as parts
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext, register_distiller
 from distillers._discrepancy import ncfd, sample_gaussian_frequencies
-from distillers._extractors import configured_extractor, resolve_pool
+from distillers._extractors import configured_extractor, extractor_pretraining, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, class_blocks, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from distillers._ncfm_parts import FREQS_PER_ROW, SAMPLERS, MixtureSampler, MLPSampler
@@ -191,6 +191,9 @@ class NCFM(IterativeDistiller):
     def uses_pretrained(self) -> bool:
         cfg = self.config
         return cfg.extractor == "hybrid" or cfg.soft_labels or cfg.calibration > 0
+
+    def pretraining(self) -> list:
+        return extractor_pretraining(self.config)
 
     def decoded(self, lo: int, hi: int) -> torch.Tensor:
         """The decoded images of classes lo..hi (positions in ``self.classes``), normalised."""

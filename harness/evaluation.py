@@ -7,6 +7,7 @@ store are skipped, so an interrupted evaluation continues where it stopped.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -46,8 +47,11 @@ def result_base(synset: SyntheticSet, sha256: str, protocol: EvalProtocol, task:
 
 def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: list[int],
                     protocol: EvalProtocol, store: RecordStore, device="cpu", task: str = "evaluate",
-                    progress: bool = True, cell_extra: dict | None = None) -> list[dict]:
-    """Train/test every missing (arch, seed) cell and return all of this set's records for them."""
+                    progress: bool = True, cell_extra: dict | None = None, bar=None,
+                    on_cell: Callable[[str, int], None] | None = None) -> list[dict]:
+    """Train/test every missing (arch, seed) cell and return all of this set's records for them.
+    ``bar``: a run-wide progress bar (in model-epochs) to advance instead of this set's own;
+    ``on_cell(arch, seed)`` after each cell is recorded."""
     protocol = protocol.for_dataset(synset.info)
     test = load_dataset(synset.info.name, "test", imbalance=synset.info.imbalance)
     targets = synset.targets(protocol.label_type)
@@ -57,8 +61,10 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
         if long_tailed else None
     compiled = compiles(-(-len(synset.images) // protocol.batch_size) * protocol.epochs)  # same maths either way
     todo = [(a, s) for a in archs for s in seeds if not store.has({**base, **arch_cell(a, test.info), "seed": s})]
-    bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="model-epoch",
-               disable=not progress or not todo)
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(total=len(todo) * protocol.epochs, desc=f"evaluate {base['distiller']}", unit="model-epoch",
+                   disable=not progress or not todo)
     for arch in archs:  # seeds of one architecture train together where it batches (harness.multiseed)
         for group in seed_groups(arch, test.info, [s for a, s in todo if a == arch], device):
             bar.set_postfix(arch=arch, seeds=",".join(map(str, group)), refresh=False)
@@ -74,7 +80,10 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
                 store.append({**base, **arch_cell(arch, test.info), "seed": seed}, metrics, protocol.as_dict(),
                              {**m.as_dict(), "device": str(device), "seeds_trained_together": len(group),
                               "compiled": compiled and len(group) == 1}, extra)  # batched seeds: vmap, eager
-    bar.close()
+                if on_cell is not None:
+                    on_cell(arch, seed)
+    if own_bar:
+        bar.close()
     wanted = {(a, s) for a in archs for s in seeds}
     return [r for r in store.load() if all(r.get(k) == v for k, v in base.items())
             and (r["arch"], r["seed"]) in wanted]
@@ -87,7 +96,8 @@ def default_store(task: str) -> RecordStore:
 
 
 def read_synset(path: str | Path, dataset: str | None = None) -> tuple[SyntheticSet, str]:
-    from harness.synset import load_synset, sha256_file
+    """The verified set and its tensors' sha256; ``path`` as the user gave it (refusals name it)."""
+    from harness.synset import load_synset
 
-    synset = load_synset(Path(path), expect_dataset=dataset)
-    return synset, synset.meta["sha256"] if "sha256" in synset.meta else sha256_file(Path(path))
+    synset = load_synset(path, expect_dataset=dataset)
+    return synset, synset.meta["sha256"]  # verified against the file by load_synset

@@ -10,10 +10,12 @@ def output_root() -> Path:
     return Path(os.environ.get("DD_OUTPUT", "runs"))
 
 
-def cache_dir(*parts: str) -> Path:
-    """A folder under ``<output>/cache`` (datasets, pretrained models, distilled sets)."""
+def cache_dir(*parts: str, create: bool = True) -> Path:
+    """A folder under ``<output>/cache`` (datasets, pretrained models, distilled sets), created
+    unless ``create`` is False (e.g. to look whether something is cached, writing nothing)."""
     path = output_root().joinpath("cache", *parts)
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

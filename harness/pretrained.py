@@ -161,11 +161,16 @@ def _as_recipe(recipe, max_images: int) -> PretrainRecipe:
 
 
 def pretrained_dir(dataset: str, arch: str, seed: int, recipe=PRESETS[DEFAULT_PRESET], imbalance: float = 100.0,
-                   max_images: int = 0) -> Path:
+                   max_images: int = 0, create: bool = True) -> Path:
     from harness.paths import cache_dir
 
     tag = f"{dataset}{imbalance:g}" if is_long_tailed(dataset) else dataset
-    return cache_dir("pretrained", tag, arch, _as_recipe(recipe, max_images).cache_key(), f"seed{seed}")
+    return cache_dir("pretrained", tag, arch, _as_recipe(recipe, max_images).cache_key(), f"seed{seed}", create=create)
+
+
+def is_pretrained(dataset: str, arch: str, seed: int, recipe: PretrainRecipe, imbalance: float = 100.0) -> bool:
+    """Whether network ``seed`` of ``recipe`` is cached (looks only: creates no folder)."""
+    return (pretrained_dir(dataset, arch, seed, recipe, imbalance, create=False) / "final.safetensors").exists()
 
 
 def training_images(dataset: str, imbalance: float, recipe: PretrainRecipe, seed: int):

@@ -1,10 +1,11 @@
 """The synthetic-set artifact: ``NAME.safetensors`` + ``NAME.json`` manifest with its sha256.
 
 Images are stored float32 in the dataset's normalised space (the manifest names mean/std).
-Loading verifies the tensors' checksum, the manifest's own checksum over its identifying fields,
-and the manifest against the tensors (images per class, labels, shapes) and the registered
-dataset, and refuses a mismatch. Nothing is
-ever unpickled; writes are atomic.
+Loading parses the manifest against :data:`MANIFEST_FIELDS` and the tensors against
+:data:`TENSORS`, then verifies the tensors' checksum, the manifest's own checksum over its
+identifying fields, and the manifest against the tensors (images per class, labels, shapes) and
+the registered dataset. Any defect is refused in one line naming the path the user gave. Nothing
+is ever unpickled; writes are atomic.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from harness.checkpoint import atomic_save_file, atomic_write_text
@@ -22,8 +24,32 @@ from harness.data import DatasetInfo
 from harness.data.core import registered_info
 from harness.errors import HarnessError
 from harness.provenance import environment, now_iso
+from harness.schema import (COUNT, FACTOR, FLAG, NAME, NUMBER, OBJECT, POSITIVE, SIZE, TEXT, WHOLE, Field, Kind,
+                            defect, list_of, nested, optional)
 
 FORMAT_VERSION = 1
+SUFFIX = ".safetensors"
+
+# What a manifest must hold to be loaded (save_synset writes every required field; the optional
+# ones are checked when present). dataset_info's fields are DatasetInfo's.
+DATASET_INFO_FIELDS = {
+    "name": Field(NAME), "num_classes": Field(COUNT), "channels": Field(COUNT), "size": Field(COUNT),
+    "mean": Field(list_of(NUMBER, "a list of numbers")), "std": Field(list_of(POSITIVE, "a list of numbers > 0")),
+    "class_names": Field(list_of(TEXT, "a list of strings")), "source": Field(TEXT, required=False),
+    "imbalance": Field(FACTOR, required=False), "mirror_invariant": Field(FLAG, required=False),
+}
+MANIFEST_FIELDS = {
+    "format_version": Field(WHOLE), "dataset": Field(NAME), "dataset_info": Field(nested(DATASET_INFO_FIELDS)),
+    "ipc": Field(COUNT), "num_images": Field(SIZE), "image_shape": Field(list_of(COUNT, "a list of 3 whole numbers >= 1", 3)),
+    "label_type": Field(Kind('"hard" or "soft"', lambda v: v in ("hard", "soft"))), "sha256": Field(NAME),
+    "manifest_sha256": Field(TEXT, required=False), "multi_formation": Field(COUNT, required=False),
+    "equal_count_formation": Field(COUNT, required=False), "images_per_class": Field(COUNT, required=False),
+    "distiller": Field(TEXT, required=False), "seed": Field(optional(WHOLE), required=False),
+    "config": Field(OBJECT, required=False), "classes": Field(list_of(WHOLE, "a list of whole numbers"), required=False),
+    "timing": Field(nested({"wall_seconds": Field(NUMBER, required=False)}), required=False),
+}
+# The tensors of an artifact: name -> (required, dimensions, floating point).
+TENSORS = {"images": (True, 4, True), "labels": (True, 1, False), "soft_labels": (False, 2, True)}
 
 
 @dataclass
@@ -135,21 +161,83 @@ def save_synset(synset: SyntheticSet, path: Path) -> Path:
     return path
 
 
-def read_manifest(path: Path) -> dict:
-    path = Path(path)
+def artifact_file(given: str | Path) -> Path:
+    """The tensors file of the artifact the user named (NAME, NAME.safetensors or NAME.json);
+    every refusal names ``given``, the path as typed."""
+    text = str(given)
+    if not text.strip():
+        raise HarnessError(f"an empty artifact path ('{text}'): give NAME{SUFFIX}, with NAME.json beside it")
+    path = Path(text)
+    if path.is_dir():
+        found = sorted(path.rglob(f"*{SUFFIX}"))
+        hint = f", e.g. {found[0]}" if found else f" (it holds no {SUFFIX} file)"
+        raise HarnessError(f"{text} is a folder, not an artifact: give one NAME{SUFFIX} file in it{hint}")
+    if path.suffix in (SUFFIX, ".json"):
+        path = path.with_suffix(SUFFIX)
+    elif path.exists():
+        raise HarnessError(f"{text} is not an artifact: a synthetic set is NAME{SUFFIX} with NAME.json beside it")
+    else:
+        path = path.with_name(path.name + SUFFIX)
+    if not path.exists():
+        raise HarnessError(f"synthetic set {text} does not exist: distil one with `python -m harness.distill`")
+    if path.is_dir():
+        raise HarnessError(f"{text} is a folder, not an artifact: give one NAME{SUFFIX} file")
+    return path
+
+
+def manifest_defect(manifest) -> str | None:
+    """The first structural defect of a manifest (:data:`MANIFEST_FIELDS`), or None."""
+    return defect(manifest, MANIFEST_FIELDS, "the manifest")
+
+
+def read_manifest(path: Path, given: str | Path | None = None) -> dict:
+    """The manifest beside ``path`` (the artifact's tensors file), parsed against its schema;
+    refusals name ``given`` (default ``path``)."""
+    given = path if given is None else given
     mpath = manifest_path(path)
-    if not mpath.exists():
-        raise HarnessError(f"no manifest {mpath} beside {path}: a synthetic set is NAME.safetensors + NAME.json")
+    if not mpath.is_file():
+        raise HarnessError(f"{given}: no manifest {mpath.name} beside it; a synthetic set is NAME{SUFFIX} + NAME.json")
     try:
-        return json.loads(mpath.read_text())
+        manifest = json.loads(mpath.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise HarnessError(f"{given}: its manifest {mpath.name} is not UTF-8 text; distil the set again") from None
     except json.JSONDecodeError as exc:
-        raise HarnessError(f"manifest {mpath} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise HarnessError(f"{given}: its manifest {mpath.name} is not valid JSON ({exc.msg} at line {exc.lineno}); "
+                           f"distil the set again") from None
+    except RecursionError:
+        raise HarnessError(f"{given}: its manifest {mpath.name} is nested too deeply to be one") from None
+    problem = manifest_defect(manifest)
+    if problem:
+        raise HarnessError(f"{given}: its manifest {mpath.name} is not a synthetic-set manifest ({problem}); the "
+                           f"manifest was edited or the artifact is broken: distil it again")
+    return manifest
+
+
+def read_tensors(path: Path, given: str | Path) -> dict[str, torch.Tensor]:
+    """The artifact's tensors, checked against :data:`TENSORS`."""
+    try:
+        tensors = load_file(path)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise HarnessError(f"{given} is not a readable safetensors file ({why}); distil it again") from None
+    for name, (required, dims, floating) in TENSORS.items():
+        t = tensors.get(name)
+        if t is None:
+            if required:
+                raise HarnessError(f"{given} holds no '{name}' tensor; distil it again")
+            continue
+        if t.dim() != dims or t.is_floating_point() != floating or t.dtype in (torch.bool, torch.uint8):
+            kind = "floating-point" if floating else "integer"
+            raise HarnessError(f"{given}: its '{name}' tensor is {t.dtype} {list(t.shape)}, not a {dims}-D {kind} "
+                               f"tensor; distil it again")
+    return tensors
 
 
 def manifest_dataset_info(manifest: dict) -> DatasetInfo:
     """The manifest's dataset facts; a field added since it was written (``mirror_invariant``)
     comes from the registered dataset, so older artifacts are augmented as new ones are."""
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["dataset_info"].items()}
+    known = DatasetInfo.__dataclass_fields__
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["dataset_info"].items() if k in known}
     registered = registered_info(manifest["dataset"])
     if "mirror_invariant" not in fields and registered is not None:
         fields["mirror_invariant"] = registered.mirror_invariant
@@ -173,6 +261,8 @@ def check_manifest(path: Path, manifest: dict, images: torch.Tensor, labels: tor
         refuse(f"its dataset_info ({info.channels}x{info.size}x{info.size}, {info.num_classes} classes) is not the "
                f"registered {info.name} ({registered.channels}x{registered.size}x{registered.size}, "
                f"{registered.num_classes} classes)")
+    if len(info.mean) != info.channels or len(info.std) != info.channels:
+        refuse(f"its dataset_info has {len(info.mean)} mean and {len(info.std)} std values for {info.channels} channel(s)")
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= info.num_classes):
         refuse(f"its labels run outside 0..{info.num_classes - 1}")
     factor = int(manifest.get("multi_formation", manifest.get("equal_count_formation", 1)))
@@ -184,32 +274,34 @@ def check_manifest(path: Path, manifest: dict, images: torch.Tensor, labels: tor
     if wrong or not counts.any():
         c = wrong[0] if wrong else 0
         refuse(f"class {c} holds {int(counts[c])} images but the manifest's ipc {manifest['ipc']} means {per_class}")
+    if soft_labels is not None and list(soft_labels.shape) != [len(labels), info.num_classes]:
+        refuse(f"its soft labels are {list(soft_labels.shape)}, not [{len(labels)}, {info.num_classes}] (images x classes)")
     if (soft_labels is None) != (manifest.get("label_type", "hard") == "hard"):
         refuse(f"label_type '{manifest.get('label_type')}' does not match the tensors (soft labels "
                f"{'absent' if soft_labels is None else 'present'})")
 
 
-def load_synset(path: Path, expect_dataset: str | None = None) -> SyntheticSet:
-    """Load and verify an artifact; ``expect_dataset`` refuses a set distilled from another dataset."""
-    path = Path(path).with_suffix(".safetensors")
-    if not path.exists():
-        raise HarnessError(f"synthetic set {path} does not exist: distil one with `python -m harness.distill`")
-    manifest = read_manifest(path)
+def load_synset(path: str | Path, expect_dataset: str | None = None) -> SyntheticSet:
+    """Load and verify an artifact; ``expect_dataset`` refuses a set distilled from another dataset.
+    ``path`` is NAME, NAME.safetensors or NAME.json; every refusal names it as given."""
+    given = path
+    path = artifact_file(given)
+    manifest = read_manifest(path, given)
     digest = sha256_file(path)
-    if digest != manifest.get("sha256"):
-        raise HarnessError(f"{path} is corrupted or was changed: its sha256 {digest[:12]}... does not match "
-                           f"the manifest's {str(manifest.get('sha256'))[:12]}...; distil it again")
+    if digest != manifest["sha256"]:
+        raise HarnessError(f"{given} is corrupted or was changed: its sha256 {digest[:12]}... does not match "
+                           f"the manifest's {manifest['sha256'][:12]}...; distil it again")
     if expect_dataset is not None and manifest["dataset"] != expect_dataset:
-        raise HarnessError(f"{path} was distilled from '{manifest['dataset']}', not '{expect_dataset}': "
+        raise HarnessError(f"{given} was distilled from '{manifest['dataset']}', not '{expect_dataset}': "
                            f"evaluate it with --dataset {manifest['dataset']}")
-    tensors = load_file(path)
+    tensors = read_tensors(path, given)
     images, labels = tensors["images"], tensors["labels"]
     info = manifest_dataset_info(manifest)
     expected = [manifest["num_images"], *manifest["image_shape"]]
     if list(images.shape) != expected or list(images.shape[1:]) != list(info.image_shape) or len(labels) != len(images):
-        raise HarnessError(f"{path} holds images {list(images.shape)} and {len(labels)} labels but its manifest "
+        raise HarnessError(f"{given} holds images {list(images.shape)} and {len(labels)} labels but its manifest "
                            f"says {expected} for a {info.image_shape} dataset; the artifact is inconsistent")
-    check_manifest(path, manifest, images, labels, info, tensors.get("soft_labels"))
+    check_manifest(given, manifest, images, labels.long(), info, tensors.get("soft_labels"))
     meta_keys = set(manifest) - {"dataset_info", "ipc"}
-    return SyntheticSet(images, labels, info, manifest["ipc"], tensors.get("soft_labels"),
+    return SyntheticSet(images.float(), labels.long(), info, manifest["ipc"], tensors.get("soft_labels"),
                         meta={k: manifest[k] for k in meta_keys})

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.synset import manifest_defect
+
 PATH_KEYS = ("synset", "synset_path", "artifact")
 
 
@@ -25,11 +27,14 @@ def record_sha(row: pd.Series) -> str | None:
 
 
 def manifest_sha(artifact: Path) -> str | None:
+    """The checksum a well-formed manifest (:func:`harness.synset.manifest_defect`) names, else None."""
     try:
-        sha = json.loads(artifact.with_suffix(".json").read_text()).get("sha256")
-    except (OSError, json.JSONDecodeError, AttributeError):
+        manifest = json.loads(artifact.with_suffix(".json").read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON
         return None
-    return sha if isinstance(sha, str) and artifact.with_suffix(".safetensors").exists() else None
+    if manifest_defect(manifest) is not None:
+        return None
+    return manifest["sha256"] if artifact.with_suffix(".safetensors").is_file() else None
 
 
 def record_path(row: pd.Series, sha: str) -> Path | None:

@@ -59,6 +59,10 @@ def with_defaults(df: pd.DataFrame) -> pd.DataFrame:
         df[col] = df[col].where(df[col].notna(), value) if col in df else value
     for col in ("ipc", "seed"):
         df[col] = as_int_if_whole(df[col])
+    # A renamed protocol keeps its fingerprint (the name is not part of it): one fingerprint, one
+    # label, so its records pool in one column instead of colliding under two names.
+    names = df["protocol_name"].astype(str).groupby(df["protocol_fingerprint"].astype(str))
+    df["protocol_name"] = names.transform(lambda n: " / ".join(sorted(set(n))))
     if "arch_fingerprint" in df:
         df["arch"] = arch_revisions(df["arch"], df["arch_fingerprint"])
     return df

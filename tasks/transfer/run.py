@@ -15,20 +15,23 @@ reference rows on real data (see :data:`PROFILES` and :mod:`tasks.transfer.refer
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
-from distillers._base import BUDGETS, settings_it_has
+from distillers._base import BUDGETS
 from distillers._runner import distil
-from distillers.equal_budget import equal_budget_controls
 from harness.data import DEFAULT_DATASET
 from harness.errors import HarnessError
 from harness.evaluation import evaluate_synset, read_synset
 from harness.protocol import PROTOCOLS, EvalProtocol
+from harness.paths import output_root
+from harness.plan import CostBook, RunProgress
 from harness.records import RecordStore, records_path
 from harness.registry import Registry
+from tasks.transfer.plan import describe, plan_units, planned_sets
 from tasks.transfer.references import REFERENCE_TASK, full_reference, random_reference
 
 TASK = "transfer"
@@ -105,37 +108,52 @@ def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> 
         raise HarnessError(f"--seeds must be at least 1, got {config.seeds}")
     store = store or RecordStore(records_path(TASK))
     device = torch.device(config.device)
-    seeds = list(range(config.seeds))
-
-    def draw(name: str, dataset: str, ipc: int, seed: int, settings: dict | None = None) -> tuple[Path, list[int]]:
-        return distil(name, dataset, ipc, seed, {**settings_it_has(name, config.distill_budget), **(settings or {})},
-                      device, progress=config.progress, log=log), [seed]
-
-    if config.synset is not None:
-        plan = [(Path(config.synset), seeds)]
-    else:
-        plan = [draw(config.distiller, config.dataset, config.ipc, s, dict(config.settings)) for s in seeds]
-    first, _ = read_synset(plan[0][0], config.dataset)
-    if first.meta.get("distiller") != BASELINE:  # the controls at equal budget, one draw per seed
-        plan += [draw(name, first.info.name, first.ipc, s, settings)
-                 for name, settings, _ in equal_budget_controls(first) for s in seeds]
+    sets = planned_sets(config)
+    book = CostBook.from_output(output_root(), str(device))
+    units, cells = plan_units(config, sets, store, book)
+    for line in describe(config, sets, units, book):
+        log(line)
+    progress = RunProgress(units, log=lambda line: tqdm.write(line, file=sys.stdout))
+    by_label = {u.label: u for u in units}
+    paths = []
+    for spec in sets:
+        if spec.given is None:
+            paths.append(distil(spec.distiller, spec.dataset, spec.ipc, spec.seed, dict(spec.settings), device,
+                                progress=config.progress, log=log))
+            for u in units:  # pretraining happens inside the first distillation that needs it
+                if u.kind == "pretrain":
+                    progress.done(u)
+            progress.done(by_label[f"distil {spec.label}"])
+        else:
+            paths.append(spec.path)
+    first, _ = read_synset(paths[0], config.dataset)
     records = {}
-    for path, set_seeds in plan:
-        s, sha = read_synset(path, first.info.name)
-        log(f"transfer: evaluating {s.meta.get('distiller')} ({path.name}) on {', '.join(config.archs)}, "
-            f"seed(s) {', '.join(map(str, set_seeds))}, protocol {config.protocol.name} "
-            f"({config.protocol.for_dataset(s.info).fingerprint()})")
-        for r in evaluate_synset(s, sha, list(config.archs), set_seeds, config.protocol, store, device, task=TASK,
-                                 progress=config.progress):
-            records[r["key"]] = r
+    todo = sum(not u.done for u in cells.values())
+    with tqdm(total=todo * config.protocol.epochs, desc="transfer: every model of the run", unit="model-epoch",
+              disable=not config.progress or not todo) as bar:
+        for i, (spec, path) in enumerate(zip(sets, paths)):
+            s, sha = read_synset(spec.given or path, first.info.name)
+            set_seeds = [spec.seed] if spec.given is None else list(range(config.seeds))
+            log(f"transfer: evaluating {s.meta.get('distiller')} ({path.name}) on {', '.join(config.archs)}, "
+                f"seed(s) {', '.join(map(str, set_seeds))}, protocol {config.protocol.name} "
+                f"({config.protocol.for_dataset(s.info).fingerprint()})")
+            for r in evaluate_synset(s, sha, list(config.archs), set_seeds, config.protocol, store, device, task=TASK,
+                                     progress=config.progress, bar=bar,
+                                     on_cell=lambda arch, seed, i=i: progress.done(cells[(i, arch, seed)])):
+                records[r["key"]] = r
     if config.references:
         ref_store = RecordStore(store.path.with_name(f"{REFERENCE_TASK}.jsonl"))
         ref_seeds, archs = list(range(config.references)), list(config.archs)
         log(f"transfer: reference rows on real {first.info.name} data, {', '.join(config.archs)}, "
             f"seed(s) {', '.join(map(str, ref_seeds))}")
-        for r in [*random_reference(first.info.name, first.info.imbalance, first.ipc, archs, ref_seeds, config.protocol, ref_store,
-                                    device, config.progress, log),
-                  *(full_reference(first.info.name, first.info.imbalance, first.ipc, archs, ref_seeds, config.protocol,
-                                   config.full_epochs, ref_store, device, log) if config.full_epochs else [])]:
+        references = [u for u in units if u.kind == "reference"]
+        for r in random_reference(first.info.name, first.info.imbalance, first.ipc, archs, ref_seeds, config.protocol,
+                                  ref_store, device, config.progress, log):
             records[r["key"]] = r
+        progress.done(references[0])
+        if config.full_epochs:
+            for r in full_reference(first.info.name, first.info.imbalance, first.ipc, archs, ref_seeds,
+                                    config.protocol, config.full_epochs, ref_store, device, log):
+                records[r["key"]] = r
+            progress.done(references[1])
     return list(records.values())
