@@ -1,6 +1,8 @@
 """NCFM against its sources: the authors' configuration as ``ncfm-official`` and its table, the
 authors' evaluation as the ``ncfm`` protocol, and psi's declared bound on its scales."""
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 
@@ -9,7 +11,7 @@ from distillers._base import RunContext
 from distillers._discrepancy import ncfd
 from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI, PRESET_TABLE
 from distillers.ncfm import MixtureSampler, NCFMConfig
-from harness.augment import cutmix
+from harness.augment import AugmentChain, DSAConfig, cutmix
 from harness.data import load_dataset
 from harness.protocol import PROTOCOLS
 from harness.train import init_model, train_model
@@ -38,6 +40,22 @@ def test_ncfm_protocol_is_the_authors_evaluation_and_runs():
     model = train_model(init_model("convnet", data.info, 0, "cpu"), data.normalised(), data.labels, short, 0)
     assert isinstance(model, torch.nn.Module)
     assert "flip" not in str(short.augmentation)  # digits: no flip in any part of the chain
+
+
+def test_ncfm_protocol_augments_as_the_authors_evaluation_and_its_fingerprint_follows_it():
+    """Their run: loader Normalize only, DiffAug color_crop_flip_scale_rotate (flip, colour, one of
+    crop/scale/rotate; no cutout under CutMix), then CutMix. Any change of augmentation is a new fingerprint."""
+    p = PROTOCOLS.get("ncfm")
+    parts = p.augmentation.parts
+    assert [(a.families(), a.single_family) for a in parts] == [(("flip", "color"), False),
+                                                                (("crop", "scale", "rotate"), True)]
+    assert not any("cutout" in a.families() for a in parts)
+    earlier = AugmentChain((DSAConfig(strategy="crop_flip", single_family=False), *parts,
+                            DSAConfig(strategy="cutout", single_family=False)))
+    variants = [replace(p, augmentation=a) for a in (earlier, None, AugmentChain(parts[:1]), DSAConfig())]
+    prints = {p.fingerprint(), *(v.fingerprint() for v in variants)}
+    assert len(prints) == 1 + len(variants)
+    assert replace(p, name="other").fingerprint() == p.fingerprint()  # the name is not identity
 
 
 def test_cutmix_pastes_one_box_and_reports_the_kept_share():
