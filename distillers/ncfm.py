@@ -14,10 +14,11 @@ The min-max game of eq. (4)/(8), for all classes c at once:
   - ``mlp`` (the authors' code): M noise rows through 3 x [Linear(D, D), BatchNorm1d, activation]
     (LeakyReLU 0.2, LeakyReLU 0.2, Tanh), each output row used as 16 frequencies;
   - ``none`` (``ncfm-nopsi``): t ~ N(0, I) drawn fresh every iteration.
-  psi ascends the discrepancy ``psi_steps`` times every ``psi_every`` iterations (ratio of psi
-  to image steps) with its own optimiser (``psi_optimizer`` adam or sgd, ``psi_lr``); its last
-  step uses the same evaluation as the image step (simultaneous descent-ascent), earlier ones
-  recompute the features of the same draws without image gradients.
+  psi ascends the discrepancy (``psi_update=ascent``) ``psi_steps`` times every ``psi_every``
+  iterations (ratio of psi to image steps) with its own optimiser (``psi_optimizer`` adam or sgd,
+  ``psi_lr``); its last step uses the same evaluation as the image step (simultaneous
+  descent-ascent), earlier ones recompute the features of the same draws without image gradients.
+  ``psi_update=none``: psi stays at its random initialisation (fresh noise through a fixed psi).
 * f: the hybrid extractor (sec. 4.2.3; :mod:`distillers._extractors`): one of ``pretrained`` cached
   ConvNets per iteration with weights beta * initial + (1 - beta) * final, beta ~ U(0, 1).
 * Multi-formation (sec. 5.1, factor rho = ``multi_formation``, 2 by default, 1 = off): each stored
@@ -43,8 +44,12 @@ Settings (``PRESET_TABLE`` in :mod:`distillers._ncfm_settings`): the paper's val
 code value (gszfwsb/NCFM at de92fb8; config = ``config/ipc10/cifar10.yaml``), the project's
 default and why; what ``ncfm-official`` still does not reproduce is listed there (``NOT_REPRODUCED``).
 ``ncfm-official`` is the authors' shipped configuration (their column: no sampling net, 4,096
-frequencies), ``ncfm-official-psi`` the same with their sampling net trained as their code trains
-it; ``ncfm`` the project's CPU-sized default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
+frequencies), ``ncfm-official-psi`` the same with their sampling net on as their code runs it: a run
+of their update step (condenser/compute_loss.py: backward of the loss, then of its negative, before
+the psi step) gives psi a zero gradient, so psi stays at its random initialisation
+(``psi_update=none``); ``ncfm-official-psi-trained`` is the harness's variant in which that network
+ascends the discrepancy (the paper's min-max, not what their code does); ``ncfm`` the project's
+CPU-sized default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
 scales learnt are in every manifest (``pretraining``, ``psi``).
 
 psi's bound (``psi_scale_bounds``, mixture form, [1/2, 2]) is argued in :class:`MixtureSampler`.
@@ -78,7 +83,7 @@ from distillers._extractors import configured_extractor, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, class_blocks, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from distillers._ncfm_parts import FREQS_PER_ROW, SAMPLERS, MixtureSampler, MLPSampler
-from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI
+from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI, OFFICIAL_PSI_TRAINED
 from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
@@ -89,7 +94,7 @@ PSI_KEY, PSI_INIT_KEY = -5, -6  # class slots of mix_seed for psi's noise and in
 CHOICES = {"psi": ("mixture", "mlp", "none"), "psi_optimizer": ("adam", "sgd"), "psi_schedule": ("iteration", "class"),
            "matching_aug": ("dsa", "authors"), "init": ("random", "authors"), "real_sample": ("random", "first"),
            "image_step": ("iteration", "class"), "calibration_teacher": ("fixed", "drawn"),
-           "frequency_draw": ("iteration", "class")}
+           "frequency_draw": ("iteration", "class"), "psi_update": ("ascent", "none")}
 CALIB_KEY = -7  # the mix_seed slot of the calibration step's augmentation
 __all__ = ["NCFM", "NCFMConfig", "MixtureSampler", "MLPSampler"]
 # the authors' matching augmentation (aug_type color_crop_cutout, DiffAug batch=True: every family
@@ -117,6 +122,7 @@ class NCFMConfig(IterativeConfig):
     psi_every: int = 1
     psi_schedule: str = "iteration"  # iteration: one psi step per iteration; class: one after each class
     psi_scale_bounds: tuple = (0.5, 2.0)  # mixture scales s in [lo, hi] (MixtureSampler)
+    psi_update: str = "ascent"  # ascent: psi maximises the discrepancy; none: psi stays at its random init
     loss_scale: float = 1.0
     matching_aug: str = "dsa"
     normalise_features: bool = True
@@ -149,6 +155,7 @@ class NCFMConfig(IterativeConfig):
         resolve_pool(self)
 
 
+@register_distiller("ncfm-official-psi-trained", **OFFICIAL_PSI_TRAINED)
 @register_distiller("ncfm-official-psi", **OFFICIAL_PSI)
 @register_distiller("ncfm-official", **OFFICIAL)
 @register_distiller("ncfm-nopsi", psi="none")
@@ -180,6 +187,7 @@ class NCFM(IterativeDistiller):
             torch.manual_seed(mix_seed(run.seed, PSI_INIT_KEY))
             bounds = {"bounds": tuple(cfg.psi_scale_bounds)} if cfg.psi == "mixture" else {}
             self.psi = SAMPLERS[cfg.psi](cfg.num_freqs, self.dim, **bounds).to(run.device)
+        if self.trains_psi():
             opt = {"adam": lambda p: torch.optim.Adam(p, lr=cfg.psi_lr),
                    "sgd": lambda p: torch.optim.SGD(p, lr=cfg.psi_lr, momentum=0.5)}[cfg.psi_optimizer]
             self.psi_optimizer = opt(self.psi.parameters())
@@ -187,6 +195,10 @@ class NCFM(IterativeDistiller):
         if cfg.soft_labels or (cfg.calibration > 0 and cfg.calibration_teacher == "fixed"):
             self.teacher = pretrained_model(data.info.name, cfg.arch, self.recipe.seed, run.device, recipe=self.recipe,
                                             imbalance=data.info.imbalance, log=run.log)
+
+    def trains_psi(self) -> bool:
+        """Whether psi ascends the discrepancy (a psi, ``psi_update=ascent``)."""
+        return self.psi is not None and self.config.psi_update == "ascent"
 
     def uses_pretrained(self) -> bool:
         cfg = self.config
@@ -216,7 +228,7 @@ class NCFM(IterativeDistiller):
     def per_class(self) -> bool:
         """Whether classes go one by one (the authors' loop): image_step, psi_schedule or frequency_draw=class."""
         cfg = self.config
-        psi_class = self.psi is not None and cfg.psi_schedule == "class"
+        psi_class = self.trains_psi() and cfg.psi_schedule == "class"
         return cfg.image_step == "class" or cfg.frequency_draw == "class" or psi_class
 
     def matching_pass(self, net: nn.Module, index: torch.Tensor, group: torch.Tensor, iteration: int,
@@ -224,7 +236,7 @@ class NCFM(IterativeDistiller):
         """sum_c NCFD over the classes of ``blocks`` (default all), block by block, with backward per
         block: accumulates the images' gradient (when ``image_grad``) and returns (loss, d loss / d t)."""
         cfg, run = self.config, self.run
-        t_leaf = t.detach().requires_grad_(self.psi is not None)
+        t_leaf = t.detach().requires_grad_(self.trains_psi())
         per_class = self.ipc * self.factor**2
         total = 0.0
         for lo, hi in blocks or self.blocks():
@@ -280,7 +292,7 @@ class NCFM(IterativeDistiller):
                 self.images.clamp_(0.0, 1.0)
         net = self.extractor(run.seed, iteration)
         index, group = self.real_batch(iteration)
-        update_psi = self.psi is not None and iteration % cfg.psi_every == 0
+        update_psi = self.trains_psi() and iteration % cfg.psi_every == 0
         for s in range(1, cfg.psi_steps if update_psi else 1):
             t = self.frequencies(iteration, s)
             self.psi_ascent(t, self.matching_pass(net, index, group, iteration, t, image_grad=False)[1])
@@ -340,7 +352,9 @@ class NCFM(IterativeDistiller):
     def state(self) -> dict:
         state = super().state()
         if self.psi is not None:
-            state.update(psi=self.psi.state_dict(), psi_optimizer=self.psi_optimizer.state_dict())
+            state["psi"] = self.psi.state_dict()
+        if self.psi_optimizer is not None:
+            state["psi_optimizer"] = self.psi_optimizer.state_dict()
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         return state
@@ -349,6 +363,7 @@ class NCFM(IterativeDistiller):
         super().load_state(state)
         if self.psi is not None:
             self.psi.load_state_dict(state["psi"])
+        if self.psi_optimizer is not None:
             self.psi_optimizer.load_state_dict(state["psi_optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -372,10 +387,11 @@ class NCFM(IterativeDistiller):
         return meta
 
     def psi_meta(self) -> dict:
-        """psi's form; for the mixture its learnt scales (:func:`distillers._ncfm_parts.mixture_meta`)."""
+        """psi's form and update; for the mixture its scales (:func:`distillers._ncfm_parts.mixture_meta`)."""
+        update = {"update": self.config.psi_update if self.psi is not None else "none"}
         if not isinstance(self.psi, MixtureSampler):
-            return {"form": self.config.psi}
-        return parts.mixture_meta(self.psi, self.config.psi_scale_bounds)
+            return {"form": self.config.psi, **update}
+        return {**parts.mixture_meta(self.psi, self.config.psi_scale_bounds), **update}
 
     def synset(self, images, labels, data, ipc, run, warnings=(), **meta):
         """The artifact: decoded images, labels repeated, soft labels when asked for."""

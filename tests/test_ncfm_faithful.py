@@ -3,13 +3,14 @@ authors' evaluation as the ``ncfm`` protocol, and psi's declared bound on its sc
 
 from dataclasses import replace
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from distillers import create_distiller
 from distillers._base import RunContext
 from distillers._discrepancy import ncfd
-from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI, PRESET_TABLE
+from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI, OFFICIAL_PSI_TRAINED, PRESET_TABLE
 from distillers.ncfm import MixtureSampler, NCFMConfig
 from harness.augment import AugmentChain, DSAConfig, cutmix
 from harness.data import load_dataset
@@ -23,11 +24,32 @@ def test_official_preset_is_the_authors_column_of_the_table():
     assert (cfg.num_freqs, cfg.real_batch, cfg.pretrained, cfg.pretrain, cfg.psi) == (4096, 1024, 20, "official", "none")
     with_psi = create_distiller("ncfm-official-psi").config
     assert {k: getattr(with_psi, k) for k in OFFICIAL_PSI} == OFFICIAL_PSI
-    assert (with_psi.psi, with_psi.psi_optimizer, with_psi.psi_schedule, with_psi.num_freqs) == ("mlp", "sgd", "class", 64)
+    assert (with_psi.psi, with_psi.psi_update, with_psi.num_freqs) == ("mlp", "none", 64)
+    trained = create_distiller("ncfm-official-psi-trained").config
+    assert {k: getattr(trained, k) for k in OFFICIAL_PSI_TRAINED} == OFFICIAL_PSI_TRAINED
+    assert (trained.psi_update, trained.psi_optimizer, trained.psi_schedule) == ("ascent", "sgd", "class")
     in_table = {name.strip() for row in PRESET_TABLE for name in row[0].split(",")}
     settings = {f for f in NCFMConfig.__dataclass_fields__}
-    assert set(OFFICIAL_PSI) - {"class_block"} <= in_table <= settings  # every preset value has its row
+    assert set(OFFICIAL_PSI_TRAINED) - {"class_block"} <= in_table <= settings  # every preset value has its row
     assert all(len(row) == 4 and all(row) for row in PRESET_TABLE)
+
+
+@pytest.mark.parametrize("name, moves", [("ncfm-official-psi", False), ("ncfm-official-psi-trained", True)])
+def test_official_psi_stays_at_its_random_init_as_in_the_authors_run_and_the_trained_variant_moves(tiny, name, moves):
+    """A run of the authors' compute_match_loss gave psi a zero gradient (backward of loss, then of
+    -loss), so ncfm-official-psi keeps its initial weights; -trained ascends."""
+    settings = {"extractor": "random", "iterations": 2, "real_batch": 8, "pretrained": 1, "init": "random",
+                "real_sample": "random", "calibration": 0.0, "calibration_steps": 0, "calibration_teacher": "fixed",
+                "psi_lr": 0.1}
+    d = create_distiller(name, settings)
+    d.classes = list(range(tiny.info.num_classes))
+    d.setup(tiny, 1, RunContext(progress=False, log=lambda s: None), [])
+    before = {k: v.clone() for k, v in d.psi.named_parameters()}
+    d.step(0)
+    d.step(1)
+    changed = any(not torch.equal(before[k], v) for k, v in d.psi.named_parameters())
+    assert changed == moves and (d.psi_optimizer is not None) == moves
+    assert d.psi_meta() == {"form": "mlp", "update": "ascent" if moves else "none"}
 
 
 def test_ncfm_protocol_is_the_authors_evaluation_and_runs():
