@@ -38,18 +38,18 @@ The min-max game of eq. (4)/(8), for all classes c at once:
   class: Adam's moments keep moving, and weight decay shrinks, every class's images at every
   class's step, and the step count grows by the number of classes per iteration; with classes
   sharded across processes each process steps its own classes, as the authors' ranks do);
-  ``init=authors``; ``real_sample=first``; ``frequency_draw=class``; ``lr_plateau_factor`` 0.25.
+  ``init=authors``; ``real_sample=first``; ``frequency_draw=class``; ``lr_plateau_factor`` 0.25;
+  ``image_optimizer=authors`` (their per-dataset optimiser, :func:`distillers._ncfm_parts.image_optimizer_choice`;
+  the one used is in the manifest, ``image_optimizer``).
 
 Settings (``PRESET_TABLE`` in :mod:`distillers._ncfm_settings`): the paper's value, the authors'
 code value (gszfwsb/NCFM at de92fb8; config = ``config/ipc10/cifar10.yaml``), the project's
 default and why; what ``ncfm-official`` still does not reproduce is listed there (``NOT_REPRODUCED``).
 ``ncfm-official`` is the authors' shipped configuration (their column: no sampling net, 4,096
-frequencies), ``ncfm-official-psi`` the same with their sampling net on as their code runs it: a run
-of their update step (condenser/compute_loss.py: backward of the loss, then of its negative, before
-the psi step) gives psi a zero gradient, so psi stays at its random initialisation
-(``psi_update=none``); ``ncfm-official-psi-trained`` is the harness's variant in which that network
-ascends the discrepancy (the paper's min-max, not what their code does); ``ncfm`` the project's
-CPU-sized default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
+frequencies), ``ncfm-official-psi`` the same with their sampling net on as their code runs it: psi
+stays at its random initialisation (``psi_update=none``; the ``psi_update`` row says why);
+``ncfm-official-psi-trained`` is the harness's variant in which that network ascends the
+discrepancy (the paper's min-max, not what their code does); ``ncfm`` the project's CPU default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
 scales learnt are in every manifest (``pretraining``, ``psi``).
 
 psi's bound (``psi_scale_bounds``, mixture form, [1/2, 2]) is argued in :class:`MixtureSampler`.
@@ -94,7 +94,8 @@ PSI_KEY, PSI_INIT_KEY = -5, -6  # class slots of mix_seed for psi's noise and in
 CHOICES = {"psi": ("mixture", "mlp", "none"), "psi_optimizer": ("adam", "sgd"), "psi_schedule": ("iteration", "class"),
            "matching_aug": ("dsa", "authors"), "init": ("random", "authors"), "real_sample": ("random", "first"),
            "image_step": ("iteration", "class"), "calibration_teacher": ("fixed", "drawn"),
-           "frequency_draw": ("iteration", "class"), "psi_update": ("ascent", "none")}
+           "frequency_draw": ("iteration", "class"), "psi_update": ("ascent", "none"),
+           "image_optimizer": ("adamw", "authors")}
 CALIB_KEY = -7  # the mix_seed slot of the calibration step's augmentation
 __all__ = ["NCFM", "NCFMConfig", "MixtureSampler", "MLPSampler"]
 # the authors' matching augmentation (aug_type color_crop_cutout, DiffAug batch=True: every family
@@ -106,6 +107,7 @@ class NCFMConfig(IterativeConfig):
     iterations: int = 20000  # the published budget (real_batch keeps the default 256 per class)
     lr_images: float = 0.01
     weight_decay: float = 5e-4
+    image_optimizer: str = "adamw"  # adamw: AdamW(lr_images, weight_decay); authors: their per-dataset choice
     arch: str = "convnet"
     extractor: str = "hybrid"
     pretrain: str = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
@@ -174,7 +176,7 @@ class NCFM(IterativeDistiller):
             init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
         images, self.labels = init
         self.images = (parts.to_pixels(images, data) if cfg.pixel_space else images).requires_grad_(True)
-        self.optimizer = torch.optim.AdamW([self.images], lr=cfg.lr_images, weight_decay=cfg.weight_decay)
+        self.optimizer = parts.image_optimizer(cfg, self.images, data.info.name, ipc)
         self.scheduler = None if cfg.lr_plateau_patience < 1 else torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=cfg.lr_plateau_factor, patience=cfg.lr_plateau_patience)
         self.dsa = siamese_dsa(data.info, cfg.dsa)
@@ -370,7 +372,8 @@ class NCFM(IterativeDistiller):
 
     def extra_meta(self) -> dict:
         cfg = self.config
-        meta = {**formation_meta(self.ipc, self.factor), "psi": self.psi_meta()}
+        meta = {**formation_meta(self.ipc, self.factor), "psi": self.psi_meta(),
+                "image_optimizer": parts.image_optimizer_meta(cfg, self.data.info.name, self.ipc)}
         if cfg.extractor == "hybrid":
             meta["pretraining"] = self.extractor.summary(self.data)
         if cfg.soft_labels:

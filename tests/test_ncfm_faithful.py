@@ -1,7 +1,7 @@
 """NCFM against its sources: the authors' configuration as ``ncfm-official`` and its table, the
 authors' evaluation as the ``ncfm`` protocol, and psi's declared bound on its scales."""
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 import torch
@@ -144,3 +144,20 @@ def test_psi_steps_once_per_class_under_the_authors_schedule():
         d.distil(data, 1, RunContext(progress=False))
         counts[schedule] = int(next(iter(d.psi_optimizer.state.values()))["step"])
     assert counts == {"iteration": 1, "class": data.info.num_classes}
+
+
+def test_official_image_optimizer_follows_the_authors_config_per_dataset_and_ipc():
+    """A run of their get_optimizer over their configs: SGD lr 0.01 momentum 0.5 without weight decay
+    for config/ipc10/cifar100.yaml, AdamW lr 1e-3 wd 5e-4 for every other (and so for sets without a config)."""
+    from distillers._ncfm_parts import image_optimizer, image_optimizer_choice
+    from harness.synset import identity_config
+
+    official = create_distiller("ncfm-official").config
+    assert image_optimizer_choice(official, "cifar100", 10) == ("sgd", 0.01, 0.5, 0.0)
+    for dataset, ipc in (("cifar100", 1), ("cifar100", 50), ("cifar10", 10), ("fashion-mnist", 10), ("mnist", 10)):
+        assert image_optimizer_choice(official, dataset, ipc) == ("adamw", 1e-3, 0.0, 5e-4)
+    sgd = image_optimizer(official, torch.zeros(1, requires_grad=True), "cifar100", 10)
+    assert isinstance(sgd, torch.optim.SGD) and (sgd.defaults["momentum"], sgd.defaults["weight_decay"]) == (0.5, 0.0)
+    plain = create_distiller("ncfm").config
+    assert image_optimizer_choice(plain, "cifar100", 10) == ("adamw", 0.01, 0.0, 5e-4)  # ncfm: AdamW everywhere
+    assert "image_optimizer" not in identity_config(asdict(plain))  # ncfm's artifacts keep their paths
