@@ -25,7 +25,7 @@ Registered names (one class, :class:`EnergyMatching`; ``ed-debias`` lives in :mo
   images, fixed Gaussian frequencies), NOT in the pipeline the paper's CFD-ED numbers came from:
   its table 1 row "NCFM + OURS" (sec. 6.1: "we use their official code") ran inside the NCFM
   authors' code (pretrained extractor, multi-formation, AdamW). The manifest says so (``pipeline``).
-* ``ed-debias`` -- the de-biasing critic (eq. 4): ED + lambda_t * (label cross-entropy of g_phi1 +
+* ``ed-debias`` -- a de-biasing critic (eq. 4): ED + lambda_t * (label cross-entropy of g_phi1 +
   attribute term of g_phi2), see :class:`distillers.ed_debias.DebiasedEnergyMatching`.
 
 Choices the paper leaves open, made here:
