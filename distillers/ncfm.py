@@ -26,7 +26,8 @@ The min-max game of eq. (4)/(8), for all classes c at once:
   images start as tiles of rho^2 downsized real images. A: DSA shared by a class's real and
   decoded synthetic images. Images: AdamW on normalised pixels, one step per iteration.
 * Optional, off by default and recorded in the manifest when on: soft labels
-  softmax(teacher(x) / T) from a pretrained teacher (the final weights of pretrained model 0),
+  softmax(teacher(x) / T) from a pretrained teacher (the final weights of pretrained model 0;
+  the ``ncfm-soft`` protocol trains on them as the authors' soft-label evaluation does, at T = 1),
   and the authors' calibration term (``calibration`` x cross-entropy of a teacher on the
   augmented decoded images): added to the image loss, or (``calibration_steps`` n > 0) n image
   steps of its own after the matching (mean over a class's images, as the authors'), teacher

@@ -161,3 +161,51 @@ def test_official_image_optimizer_follows_the_authors_config_per_dataset_and_ipc
     plain = create_distiller("ncfm").config
     assert image_optimizer_choice(plain, "cifar100", 10) == ("adamw", 0.01, 0.0, 5e-4)  # ncfm: AdamW everywhere
     assert "image_optimizer" not in identity_config(asdict(plain))  # ncfm's artifacts keep their paths
+
+
+def test_soft_corrected_targets_follow_the_authors_soft_label_path():
+    """Their run: a row the teacher misclassifies becomes one-hot, then softmax (their SoftCrossEntropy);
+    a correct row keeps softmax(teacher logits), i.e. the stored soft label at temperature 1."""
+    import math
+
+    import pytest
+
+    from harness.errors import HarnessError
+    from harness.synset import SyntheticSet
+
+    info = load_dataset("mnist-tiny", "train").info
+    soft = torch.full((2, 10), 0.02)
+    soft[0, 0], soft[1, 3] = 0.82, 0.82  # row 0 right (label 0), row 1 wrong (label 1, teacher says 3)
+    s = SyntheticSet(torch.zeros(2, 1, 28, 28), torch.tensor([0, 1]), info, 1, soft_labels=soft,
+                     meta={"soft_labels": {"temperature": 1.0}})
+    t = s.targets("soft-corrected")
+    assert torch.equal(t[0], soft[0])
+    e = math.e
+    assert t[1, 1].item() == pytest.approx(e / (e + 9)) and t[1, 0].item() == pytest.approx(1 / (e + 9))
+    assert t.argmax(1).tolist() == [0, 1]
+    s.meta["soft_labels"]["temperature"] = 4.0
+    with pytest.raises(HarnessError, match="temperature 1"):
+        s.targets("soft-corrected")
+
+
+def test_ncfm_soft_trains_its_last_epochs_on_hard_labels(monkeypatch):
+    """ncfm-soft: soft-corrected targets, hard labels for the last 101 of 2000 epochs (their
+    epoch < evaluation_epochs - epoch_eval_interval rule); other protocols keep their fingerprints."""
+    import pytest
+
+    import harness.train as T
+    from harness.errors import HarnessError
+
+    p = PROTOCOLS.get("ncfm-soft")
+    assert (p.label_type, p.hard_epochs, p.epochs) == ("soft-corrected", 101, 2000)
+    assert replace(p, name="ncfm", label_type="hard", hard_epochs=0) == PROTOCOLS.get("ncfm")
+    assert (PROTOCOLS.get("quick").fingerprint(), PROTOCOLS.get("paper").fingerprint()) == ("08852f73e6ef", "f72892bb5b93")
+    with pytest.raises(HarnessError, match="hard_epochs needs label_type soft-corrected"):
+        PROTOCOLS.get("quick").with_overrides(hard_epochs=1)
+    seen = []
+    monkeypatch.setattr(T, "soft_cross_entropy", lambda out, y: (seen.append(y.dtype.is_floating_point), out.sum() * 0)[1])
+    data = load_dataset("mnist-tiny", "train")
+    targets = F.one_hot(data.labels, 10).float()
+    short = p.with_overrides(epochs=3, hard_epochs=1, batch_size=len(data), cutmix_p=0.0, augmentation=None)
+    train_model(init_model("convnet", data.info, 0, "cpu"), data.normalised(), targets, short, 0)
+    assert seen == [True, True, False]
