@@ -207,5 +207,5 @@ def test_ncfm_soft_trains_its_last_epochs_on_hard_labels(monkeypatch):
     data = load_dataset("mnist-tiny", "train")
     targets = F.one_hot(data.labels, 10).float()
     short = p.with_overrides(epochs=3, hard_epochs=1, batch_size=len(data), cutmix_p=0.0, augmentation=None)
-    train_model(init_model("convnet", data.info, 0, "cpu"), data.normalised(), targets, short, 0)
+    train_model(init_model("mlp", data.info, 0, "cpu"), data.normalised(), targets, short, 0)
     assert seen == [True, True, False]
