@@ -18,6 +18,9 @@ from harness.models import build_model
 # (3.1 s channels_last); larger chunks only stream activations through memory.
 REAL_CHUNK = 512
 FAMILY_KEY = -9  # the mix_seed slot of a class's DSA family draw
+# the mix_seed slot of a class's real batch: its own stream, apart from the DSA draws that
+# keyed_uniforms makes from (seed, iteration, class) (the two once shared their generator seed)
+REAL_KEY = -10
 # Decoded synthetic images per class block (forward and backward with gradients): bounds the
 # activations kept for backward. NCFM at the authors' settings, IPC 10, 256 real per class: peak RSS
 # 1.65-1.78 GB with 256 against 2.17-2.30 GB with 512, at no measurable cost in time.
@@ -73,11 +76,12 @@ def init_from_real(data: ImageData, ipc: int, seed: int, device, classes: list[i
 
 def sample_real(data: ImageData, by_class: list[torch.Tensor], classes: list[int], batch: int, seed: int,
                 iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices of up to ``batch`` random real images per class, and their class positions 0..len-1."""
+    """Indices of up to ``batch`` random real images per class, and their class positions 0..len-1,
+    each class's drawn from (seed, iteration, class, ``REAL_KEY``)."""
     index, group = [], []
     for pos, c in enumerate(classes):
         idx = by_class[c]
-        gen = torch.Generator().manual_seed(mix_seed(seed, iteration, c))
+        gen = torch.Generator().manual_seed(mix_seed(seed, iteration, c, REAL_KEY))
         take = idx[torch.randperm(len(idx), generator=gen)[:batch]]
         index.append(take)
         group.append(torch.full((len(take),), pos, dtype=torch.long))

@@ -1,6 +1,6 @@
 """Pieces of NCFM (:mod:`distillers.ncfm`): psi's samplers (sec. 4.2.2) and the parts of the NCFM
 authors' configuration that are settings of their own (``init='authors'``, ``real_sample='first'``,
-``pixel_space``; gszfwsb/NCFM, files named where each is used)."""
+``pixel_space``, ``image_optimizer='authors'``; gszfwsb/NCFM, files named where each is used)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from distillers._formation import _edges
+from distillers._ncfm_settings import AUTHORS_IMAGE_OPTIMIZER
 from harness.data import ImageData
 from harness.errors import HarnessError
 
@@ -127,3 +128,24 @@ def authors_init(data: ImageData, ipc: int, factor: int, device, classes: list[i
         stored.append(out)
         labels.append(torch.full((n,), c, dtype=torch.long))
     return torch.cat(stored), torch.cat(labels).to(device)
+
+
+def image_optimizer_choice(cfg, dataset: str, ipc: int) -> tuple[str, float, float, float]:
+    """(optimizer, lr, momentum, weight decay) of the images: AdamW(lr_images, weight_decay), or under
+    ``image_optimizer='authors'`` the authors' choice for (dataset, IPC) where it differs
+    (``AUTHORS_IMAGE_OPTIMIZER``: SGD on CIFAR-100 at IPC 10)."""
+    default = ("adamw", cfg.lr_images, 0.0, cfg.weight_decay)
+    return AUTHORS_IMAGE_OPTIMIZER.get((dataset, ipc), default) if cfg.image_optimizer == "authors" else default
+
+
+def image_optimizer(cfg, images: torch.Tensor, dataset: str, ipc: int) -> torch.optim.Optimizer:
+    name, lr, momentum, decay = image_optimizer_choice(cfg, dataset, ipc)
+    if name == "sgd":
+        return torch.optim.SGD([images], lr=lr, momentum=momentum, weight_decay=decay)
+    return torch.optim.AdamW([images], lr=lr, weight_decay=decay)
+
+
+def image_optimizer_meta(cfg, dataset: str, ipc: int) -> dict:
+    """The manifest entry: the optimiser the images were trained with."""
+    name, lr, momentum, decay = image_optimizer_choice(cfg, dataset, ipc)
+    return {"name": name, "lr": lr, "weight_decay": decay, **({"momentum": momentum} if name == "sgd" else {})}

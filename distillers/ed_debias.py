@@ -1,5 +1,6 @@
-"""``ed-debias``: energy-distance matching with the de-biasing critic (Guo et al., eq. 4), the
-``ed-critic`` of :mod:`distillers.energy` plus a bounded attribute term from a second critic."""
+"""``ed-debias``: energy-distance matching with a de-biasing critic (Guo et al., eq. 4), the
+``ed-critic`` of :mod:`distillers.energy` plus an attribute term from a second critic: eq. 4's term as
+written (``attribute_loss=eq4``) or one of the harness's bounded forms (the default ``uniform``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from harness.data import ImageData
 from harness.data.core import denormalise
 from harness.errors import HarnessError
 
-ATTRIBUTE_LOSSES = ("hinge", "uniform", "set")
+ATTRIBUTE_LOSSES = ("hinge", "uniform", "set", "eq4")
 ATTRIBUTE_INITS = ("real", "balanced")
 REAL_SAMPLINGS = ("natural", "balanced", "group")
 
@@ -25,7 +26,7 @@ REAL_SAMPLINGS = ("natural", "balanced", "group")
 @dataclass(frozen=True)
 class DebiasConfig(EnergyConfig):
     critic: str = "classifier"
-    attribute_loss: str = "uniform"  # uniform | hinge (bounded per-image forms of eq. 4) | set (per class)
+    attribute_loss: str = "uniform"  # uniform | hinge (bounded per image) | set (per class) | eq4 (as written)
     attribute_weight: float = 1.0
     attribute_init: str = "real"  # real: random real images of the class | balanced: equal per attribute value
     real_sampling: str = "natural"  # natural: the class's real images | balanced: rarer attribute values repeated
@@ -68,14 +69,15 @@ def attribute_balanced_pool(idx: torch.Tensor, attributes: torch.Tensor) -> torc
 
 @register_distiller("ed-debias")
 class DebiasedEnergyMatching(EnergyMatching):
-    """ED + lambda_t * (label critic + attribute_weight * attribute term): the de-biasing critic, eq. 4.
+    """ED + lambda_t * (label critic + attribute_weight * attribute term): a de-biasing critic (eq. 4).
 
     Eq. 4 adds + log p(a | s; g_phi2) per image, i.e. maximises the attribute cross-entropy, which is
     unbounded (it rewards driving p(a | s) to 0, i.e. confidently predicting the *other*
     attribute, a new bias). ``attribute_loss`` (A = number of attribute values):
-    - ``uniform`` (per image): KL(U || p(. | s)) >= 0, zero exactly when the image's attribute
-      prediction is uniform (does not use a). Its logit gradient, p - 1/A, stays large while the
-      critic is confident.
+    - ``eq4`` (per image): log p(a | s), eq. 4's attribute term as written (unbounded below).
+    - ``uniform`` (per image; the default, the harness's, not eq. 4): KL(U || p(. | s)) >= 0, zero
+      exactly when the image's attribute prediction is uniform (does not use a). Its logit
+      gradient, p - 1/A, stays large while the critic is confident.
     - ``hinge`` (per image): relu(log p(a | s) + log A) -- eq. 4's term, cut off once the image's own
       attribute is predicted no more than chance 1/A. Its logit gradient, 1 - p(a | s), vanishes
       where the critic is sure of the attribute, which is where distillation starts.
@@ -100,7 +102,7 @@ class DebiasedEnergyMatching(EnergyMatching):
     pretrained on the dataset's attribute view ``<dataset>-attr`` (``harness.data.attributes``),
     g_phi1 the label critic of ``ed-critic`` (``critic``); both by the recipe ``critic_pretrain``,
     recorded in the manifest. (The paper uses a pretrained ResNet18 face-attribute classifier for
-    both on CelebA, sec. 6; the harness trains its own.) lambda_t multiplies the whole of eq. 4.
+    both on CelebA, sec. 6; the harness trains its own.) lambda_t multiplies the whole critic term.
     Needs per-image attributes: on a dataset without them it stops with a HarnessError.
     """
 
@@ -164,7 +166,8 @@ class DebiasedEnergyMatching(EnergyMatching):
             log_mean = torch.logsumexp(log_p.view(-1, self.ipc, log_p.shape[1]), dim=1) - torch.log(
                 torch.tensor(float(self.ipc), device=log_p.device))  # log mean_{s in S_c} p(. | s)  [C, A]
             return -log_mean.mean(1) - log_a, own, log_p
-        per_image = F.relu(own + log_a) if self.config.attribute_loss == "hinge" else -log_p.mean(1) - log_a
+        per_image = {"hinge": lambda: F.relu(own + log_a), "eq4": lambda: own,
+                     "uniform": lambda: -log_p.mean(1) - log_a}[self.config.attribute_loss]()
         return per_image, own, log_p
 
     def attribute_loss(self, syn_images: torch.Tensor) -> torch.Tensor:

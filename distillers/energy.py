@@ -21,7 +21,11 @@ Registered names (one class, :class:`EnergyMatching`; ``ed-debias`` lives in :mo
   distance is C(a, b) = E_t |Phi_a(t) - Phi_b(t)| = E_t |exp(i<t, a>) - exp(i<t, b>)| =
   E_t 2|sin(<t, a - b>/2)| between the two points' embeddings (the characteristic function of a
   single point a is exp(i<t, a>)), the expectation a Monte Carlo mean over ``num_freqs`` frequencies.
-* ``ed-debias`` -- the de-biasing critic (eq. 4): ED + lambda_t * (label cross-entropy of g_phi1 +
+  It runs in DM's random-network loop below (a fresh random ConvNet per iteration, SGD on the
+  images, fixed Gaussian frequencies), NOT in the pipeline the paper's CFD-ED numbers came from:
+  its table 1 row "NCFM + OURS" (sec. 6.1: "we use their official code") ran inside the NCFM
+  authors' code (pretrained extractor, multi-formation, AdamW). The manifest says so (``pipeline``).
+* ``ed-debias`` -- a de-biasing critic (eq. 4): ED + lambda_t * (label cross-entropy of g_phi1 +
   attribute term of g_phi2), see :class:`distillers.ed_debias.DebiasedEnergyMatching`.
 
 Choices the paper leaves open, made here:
@@ -64,6 +68,11 @@ from harness.data import ImageData
 from harness.errors import HarnessError
 from harness.registry import did_you_mean
 
+# cfd-ed's manifest entry ``pipeline``: which loop made the set, against the one the paper's row ran in.
+CFD_ED_PIPELINE = ("DM's random-network loop (a fresh random ConvNet per iteration, SGD on the images, fixed "
+                   "Gaussian frequencies); the energy-distance paper's CFD-ED numbers (table 1, 'NCFM + OURS', "
+                   "sec. 5.1 / 6.1) ran inside the NCFM authors' code (pretrained extractor, multi-formation, "
+                   "AdamW), so this set is not made by that row's pipeline")
 CRITICS = ("none", "classifier", "kl")
 SCHEDULES = ("linear", "constant")
 DISTANCES = ("euclidean", "cf")
@@ -151,6 +160,8 @@ class EnergyMatching(RandomNetworkMatching):
 
     def extra_meta(self) -> dict:
         meta = {"energy_distance_trace": self.trace}
+        if self.config.distance == "cf":
+            meta["pipeline"] = CFD_ED_PIPELINE
         if self.critic_meta is not None:
             meta["critic_pretraining"] = self.critic_meta
         return meta

@@ -14,10 +14,11 @@ The min-max game of eq. (4)/(8), for all classes c at once:
   - ``mlp`` (the authors' code): M noise rows through 3 x [Linear(D, D), BatchNorm1d, activation]
     (LeakyReLU 0.2, LeakyReLU 0.2, Tanh), each output row used as 16 frequencies;
   - ``none`` (``ncfm-nopsi``): t ~ N(0, I) drawn fresh every iteration.
-  psi ascends the discrepancy ``psi_steps`` times every ``psi_every`` iterations (ratio of psi
-  to image steps) with its own optimiser (``psi_optimizer`` adam or sgd, ``psi_lr``); its last
-  step uses the same evaluation as the image step (simultaneous descent-ascent), earlier ones
-  recompute the features of the same draws without image gradients.
+  psi ascends the discrepancy (``psi_update=ascent``) ``psi_steps`` times every ``psi_every``
+  iterations (ratio of psi to image steps) with its own optimiser (``psi_optimizer`` adam or sgd,
+  ``psi_lr``); its last step uses the same evaluation as the image step (simultaneous
+  descent-ascent), earlier ones recompute the features of the same draws without image gradients.
+  ``psi_update=none``: psi stays at its random initialisation (fresh noise through a fixed psi).
 * f: the hybrid extractor (sec. 4.2.3; :mod:`distillers._extractors`): one of ``pretrained`` cached
   ConvNets per iteration with weights beta * initial + (1 - beta) * final, beta ~ U(0, 1).
 * Multi-formation (sec. 5.1, factor rho = ``multi_formation``, 2 by default, 1 = off): each stored
@@ -25,7 +26,8 @@ The min-max game of eq. (4)/(8), for all classes c at once:
   images start as tiles of rho^2 downsized real images. A: DSA shared by a class's real and
   decoded synthetic images. Images: AdamW on normalised pixels, one step per iteration.
 * Optional, off by default and recorded in the manifest when on: soft labels
-  softmax(teacher(x) / T) from a pretrained teacher (the final weights of pretrained model 0),
+  softmax(teacher(x) / T) from a pretrained teacher (the final weights of pretrained model 0;
+  the ``ncfm-soft`` protocol trains on them as the authors' soft-label evaluation does, at T = 1),
   and the authors' calibration term (``calibration`` x cross-entropy of a teacher on the
   augmented decoded images): added to the image loss, or (``calibration_steps`` n > 0) n image
   steps of its own after the matching (mean over a class's images, as the authors'), teacher
@@ -37,14 +39,18 @@ The min-max game of eq. (4)/(8), for all classes c at once:
   class: Adam's moments keep moving, and weight decay shrinks, every class's images at every
   class's step, and the step count grows by the number of classes per iteration; with classes
   sharded across processes each process steps its own classes, as the authors' ranks do);
-  ``init=authors``; ``real_sample=first``; ``frequency_draw=class``; ``lr_plateau_factor`` 0.25.
+  ``init=authors``; ``real_sample=first``; ``frequency_draw=class``; ``lr_plateau_factor`` 0.25;
+  ``image_optimizer=authors`` (their per-dataset optimiser, :func:`distillers._ncfm_parts.image_optimizer_choice`;
+  the one used is in the manifest, ``image_optimizer``).
 
 Settings (``PRESET_TABLE`` in :mod:`distillers._ncfm_settings`): the paper's value, the authors'
 code value (gszfwsb/NCFM at de92fb8; config = ``config/ipc10/cifar10.yaml``), the project's
 default and why; what ``ncfm-official`` still does not reproduce is listed there (``NOT_REPRODUCED``).
 ``ncfm-official`` is the authors' shipped configuration (their column: no sampling net, 4,096
-frequencies), ``ncfm-official-psi`` the same with their sampling net trained as their code trains
-it; ``ncfm`` the project's CPU-sized default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
+frequencies), ``ncfm-official-psi`` the same with their sampling net on as their code runs it: psi
+stays at its random initialisation (``psi_update=none``; the ``psi_update`` row says why);
+``ncfm-official-psi-trained`` is the harness's variant in which that network ascends the
+discrepancy (the paper's min-max, not what their code does); ``ncfm`` the project's CPU default. The pretraining recipe (``pretrain``, :data:`harness.pretrained.PRESETS`) and the psi
 scales learnt are in every manifest (``pretraining``, ``psi``).
 
 psi's bound (``psi_scale_bounds``, mixture form, [1/2, 2]) is argued in :class:`MixtureSampler`.
@@ -78,7 +84,7 @@ from distillers._extractors import configured_extractor, extractor_pretraining, 
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, class_blocks, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from distillers._ncfm_parts import FREQS_PER_ROW, SAMPLERS, MixtureSampler, MLPSampler
-from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI
+from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI, OFFICIAL_PSI_TRAINED
 from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
@@ -89,7 +95,8 @@ PSI_KEY, PSI_INIT_KEY = -5, -6  # class slots of mix_seed for psi's noise and in
 CHOICES = {"psi": ("mixture", "mlp", "none"), "psi_optimizer": ("adam", "sgd"), "psi_schedule": ("iteration", "class"),
            "matching_aug": ("dsa", "authors"), "init": ("random", "authors"), "real_sample": ("random", "first"),
            "image_step": ("iteration", "class"), "calibration_teacher": ("fixed", "drawn"),
-           "frequency_draw": ("iteration", "class")}
+           "frequency_draw": ("iteration", "class"), "psi_update": ("ascent", "none"),
+           "image_optimizer": ("adamw", "authors")}
 CALIB_KEY = -7  # the mix_seed slot of the calibration step's augmentation
 __all__ = ["NCFM", "NCFMConfig", "MixtureSampler", "MLPSampler"]
 # the authors' matching augmentation (aug_type color_crop_cutout, DiffAug batch=True: every family
@@ -101,6 +108,7 @@ class NCFMConfig(IterativeConfig):
     iterations: int = 20000  # the published budget (real_batch keeps the default 256 per class)
     lr_images: float = 0.01
     weight_decay: float = 5e-4
+    image_optimizer: str = "adamw"  # adamw: AdamW(lr_images, weight_decay); authors: their per-dataset choice
     arch: str = "convnet"
     extractor: str = "hybrid"
     pretrain: str = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
@@ -117,6 +125,7 @@ class NCFMConfig(IterativeConfig):
     psi_every: int = 1
     psi_schedule: str = "iteration"  # iteration: one psi step per iteration; class: one after each class
     psi_scale_bounds: tuple = (0.5, 2.0)  # mixture scales s in [lo, hi] (MixtureSampler)
+    psi_update: str = "ascent"  # ascent: psi maximises the discrepancy; none: psi stays at its random init
     loss_scale: float = 1.0
     matching_aug: str = "dsa"
     normalise_features: bool = True
@@ -149,6 +158,7 @@ class NCFMConfig(IterativeConfig):
         resolve_pool(self)
 
 
+@register_distiller("ncfm-official-psi-trained", **OFFICIAL_PSI_TRAINED)
 @register_distiller("ncfm-official-psi", **OFFICIAL_PSI)
 @register_distiller("ncfm-official", **OFFICIAL)
 @register_distiller("ncfm-nopsi", psi="none")
@@ -167,7 +177,7 @@ class NCFM(IterativeDistiller):
             init_stored(data, ipc, self.factor, run.seed, run.device, self.classes)
         images, self.labels = init
         self.images = (parts.to_pixels(images, data) if cfg.pixel_space else images).requires_grad_(True)
-        self.optimizer = torch.optim.AdamW([self.images], lr=cfg.lr_images, weight_decay=cfg.weight_decay)
+        self.optimizer = parts.image_optimizer(cfg, self.images, data.info.name, ipc)
         self.scheduler = None if cfg.lr_plateau_patience < 1 else torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=cfg.lr_plateau_factor, patience=cfg.lr_plateau_patience)
         self.dsa = siamese_dsa(data.info, cfg.dsa)
@@ -180,6 +190,7 @@ class NCFM(IterativeDistiller):
             torch.manual_seed(mix_seed(run.seed, PSI_INIT_KEY))
             bounds = {"bounds": tuple(cfg.psi_scale_bounds)} if cfg.psi == "mixture" else {}
             self.psi = SAMPLERS[cfg.psi](cfg.num_freqs, self.dim, **bounds).to(run.device)
+        if self.trains_psi():
             opt = {"adam": lambda p: torch.optim.Adam(p, lr=cfg.psi_lr),
                    "sgd": lambda p: torch.optim.SGD(p, lr=cfg.psi_lr, momentum=0.5)}[cfg.psi_optimizer]
             self.psi_optimizer = opt(self.psi.parameters())
@@ -187,6 +198,10 @@ class NCFM(IterativeDistiller):
         if cfg.soft_labels or (cfg.calibration > 0 and cfg.calibration_teacher == "fixed"):
             self.teacher = pretrained_model(data.info.name, cfg.arch, self.recipe.seed, run.device, recipe=self.recipe,
                                             imbalance=data.info.imbalance, log=run.log)
+
+    def trains_psi(self) -> bool:
+        """Whether psi ascends the discrepancy (a psi, ``psi_update=ascent``)."""
+        return self.psi is not None and self.config.psi_update == "ascent"
 
     def uses_pretrained(self) -> bool:
         cfg = self.config
@@ -219,7 +234,7 @@ class NCFM(IterativeDistiller):
     def per_class(self) -> bool:
         """Whether classes go one by one (the authors' loop): image_step, psi_schedule or frequency_draw=class."""
         cfg = self.config
-        psi_class = self.psi is not None and cfg.psi_schedule == "class"
+        psi_class = self.trains_psi() and cfg.psi_schedule == "class"
         return cfg.image_step == "class" or cfg.frequency_draw == "class" or psi_class
 
     def matching_pass(self, net: nn.Module, index: torch.Tensor, group: torch.Tensor, iteration: int,
@@ -227,7 +242,7 @@ class NCFM(IterativeDistiller):
         """sum_c NCFD over the classes of ``blocks`` (default all), block by block, with backward per
         block: accumulates the images' gradient (when ``image_grad``) and returns (loss, d loss / d t)."""
         cfg, run = self.config, self.run
-        t_leaf = t.detach().requires_grad_(self.psi is not None)
+        t_leaf = t.detach().requires_grad_(self.trains_psi())
         per_class = self.ipc * self.factor**2
         total = 0.0
         for lo, hi in blocks or self.blocks():
@@ -283,7 +298,7 @@ class NCFM(IterativeDistiller):
                 self.images.clamp_(0.0, 1.0)
         net = self.extractor(run.seed, iteration)
         index, group = self.real_batch(iteration)
-        update_psi = self.psi is not None and iteration % cfg.psi_every == 0
+        update_psi = self.trains_psi() and iteration % cfg.psi_every == 0
         for s in range(1, cfg.psi_steps if update_psi else 1):
             t = self.frequencies(iteration, s)
             self.psi_ascent(t, self.matching_pass(net, index, group, iteration, t, image_grad=False)[1])
@@ -343,7 +358,9 @@ class NCFM(IterativeDistiller):
     def state(self) -> dict:
         state = super().state()
         if self.psi is not None:
-            state.update(psi=self.psi.state_dict(), psi_optimizer=self.psi_optimizer.state_dict())
+            state["psi"] = self.psi.state_dict()
+        if self.psi_optimizer is not None:
+            state["psi_optimizer"] = self.psi_optimizer.state_dict()
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         return state
@@ -352,13 +369,15 @@ class NCFM(IterativeDistiller):
         super().load_state(state)
         if self.psi is not None:
             self.psi.load_state_dict(state["psi"])
+        if self.psi_optimizer is not None:
             self.psi_optimizer.load_state_dict(state["psi_optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
 
     def extra_meta(self) -> dict:
         cfg = self.config
-        meta = {**formation_meta(self.ipc, self.factor), "psi": self.psi_meta()}
+        meta = {**formation_meta(self.ipc, self.factor), "psi": self.psi_meta(),
+                "image_optimizer": parts.image_optimizer_meta(cfg, self.data.info.name, self.ipc)}
         if cfg.extractor == "hybrid":
             meta["pretraining"] = self.extractor.summary(self.data)
         if cfg.soft_labels:
@@ -375,10 +394,11 @@ class NCFM(IterativeDistiller):
         return meta
 
     def psi_meta(self) -> dict:
-        """psi's form; for the mixture its learnt scales (:func:`distillers._ncfm_parts.mixture_meta`)."""
+        """psi's form and update; for the mixture its scales (:func:`distillers._ncfm_parts.mixture_meta`)."""
+        update = {"update": self.config.psi_update if self.psi is not None else "none"}
         if not isinstance(self.psi, MixtureSampler):
-            return {"form": self.config.psi}
-        return parts.mixture_meta(self.psi, self.config.psi_scale_bounds)
+            return {"form": self.config.psi, **update}
+        return {**parts.mixture_meta(self.psi, self.config.psi_scale_bounds), **update}
 
     def synset(self, images, labels, data, ipc, run, warnings=(), **meta):
         """The artifact: decoded images, labels repeated, soft labels when asked for."""

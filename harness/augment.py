@@ -172,8 +172,8 @@ def augment(
 
 @dataclass(frozen=True)
 class AugmentChain:
-    """Augmentations applied one after the other, each with its own per-image draws (e.g. a
-    basic crop/flip before DSA, as a data loader's transform runs before DSA in NCFM's code)."""
+    """Augmentations applied one after the other, each with its own per-image draws (e.g. the
+    NCFM authors' evaluation DiffAug: flip and colour on every image, then one of crop/scale/rotate)."""
 
     parts: tuple = ()
 

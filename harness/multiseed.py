@@ -99,7 +99,7 @@ def train_seeds(arch: str, images: torch.Tensor, targets: torch.Tensor, info: Da
 def train_and_test_seeds(arch: str, images: torch.Tensor, targets: torch.Tensor, test: ImageData,
                          protocol: EvalProtocol, seeds: list[int], device="cpu", progress=None) -> list[dict]:
     """Metrics per seed (``test_model``); batched when possible, else one model at a time."""
-    if len(seeds) > 1 and protocol.cutmix_p == 0 and can_batch(arch, test.info, device):  # no CutMix batched
+    if len(seeds) > 1 and protocol.cutmix_p == 0 and not protocol.hard_epochs and can_batch(arch, test.info, device):
         models = train_seeds(arch, images, targets, test.info, protocol, seeds, device, progress)
     else:
         models = [train_model(init_model(arch, test.info, s, device), images, targets, protocol, s, progress)

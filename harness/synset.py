@@ -66,11 +66,23 @@ class SyntheticSet:
         return "soft" if self.soft_labels is not None else "hard"
 
     def targets(self, label_type: str = "hard") -> torch.Tensor:
+        """The labels a protocol trains on: ``hard`` class ids; ``soft`` the stored soft labels;
+        ``soft-corrected`` the NCFM authors' soft-label path: a row whose largest entry is not its
+        label becomes softmax(one-hot label), as their SoftCrossEntropy makes of get_softlabel's
+        one-hot rows (temperature 1, so only soft labels stored at temperature 1 qualify)."""
+        if label_type == "hard":
+            return self.labels
+        if self.soft_labels is None:
+            raise HarnessError("this protocol wants soft labels but the synthetic set has none")
         if label_type == "soft":
-            if self.soft_labels is None:
-                raise HarnessError("this protocol wants soft labels but the synthetic set has none")
             return self.soft_labels
-        return self.labels
+        temperature = (self.meta.get("soft_labels") or {}).get("temperature", 1.0)
+        if temperature != 1.0:
+            raise HarnessError(f"label_type soft-corrected follows the NCFM authors at temperature 1, but this set's "
+                               f"soft labels were made at {temperature}: distil with soft_temperature=1")
+        one_hot = torch.nn.functional.one_hot(self.labels, self.soft_labels.shape[1]).float()
+        wrong = self.soft_labels.argmax(1) != self.labels
+        return torch.where(wrong.unsqueeze(1), torch.softmax(one_hot, 1), self.soft_labels)
 
 
 # Distiller settings added after artifacts were first keyed by their config, left out of an
@@ -81,7 +93,8 @@ LATER_SETTINGS = {"pretrain": "cpu-2epoch", "critic_pretrain": "cpu-2epoch", "cr
                   "pretrain_classes": (), "class_alpha": "logistic", "psi_schedule": "iteration", "loss_scale": 1.0,
                   "matching_aug": "dsa", "lr_plateau_patience": 0, "calibration_steps": 0, "image_step": "iteration",
                   "pixel_space": False, "init": "random", "real_sample": "random", "calibration_teacher": "fixed",
-                  "frequency_draw": "iteration", "lr_plateau_factor": 0.5}
+                  "frequency_draw": "iteration", "lr_plateau_factor": 0.5, "psi_update": "ascent",
+                  "image_optimizer": "adamw"}
 
 
 def identity_config(config: dict) -> dict:

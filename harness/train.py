@@ -57,13 +57,15 @@ def train_model(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, p
     opt, sched = make_optimizer(model, protocol, steps)
     model.train()
     forward = model if one_off_graph else training_forward(model, steps * protocol.epochs)
-    for _ in range(protocol.epochs):
+    hard = targets.argmax(1) if protocol.hard_epochs else targets  # soft-corrected: each row's argmax is its label
+    for epoch in range(protocol.epochs):
+        epoch_targets = hard if epoch >= protocol.epochs - protocol.hard_epochs else targets
         order = torch.randperm(n, generator=gen).to(device)
         for batch in order.split(protocol.batch_size):
             x = images[batch]
             if protocol.augmentation is not None:
                 x = protocol.augmentation.apply(x, gen)
-            y = targets[batch]
+            y = epoch_targets[batch]
             if protocol.cutmix_p > 0 and torch.rand(1, generator=gen).item() < protocol.cutmix_p:
                 x, perm, ratio = cutmix(x, protocol.cutmix_beta, gen)
                 out = forward(x)

@@ -182,6 +182,9 @@ def provenance_section(records: pd.DataFrame, artifacts: dict[str, Path], manife
                       "classes seen", "test accuracy (%)"]))
         s.notes.append("cpu-2epoch is a CPU stand-in (2 epochs, no augmentation), not a paper's recipe; sets "
                        "made before recipes were recorded carry no entry and used it too.")
+    for name, pipeline in sorted({(m.get("distiller", C.UNKNOWN), m["pipeline"]) for m in (manifests or {}).values()
+                                  if m.get("pipeline")}):
+        s.notes.append(f"{name} ran in {pipeline}.")
     env = C.environment_table(records)
     s.blocks.append(long_table("Code and environment", env[["git_commit", "versions_text", "tasks", "records", "first",
                                                              "last"]],

@@ -110,3 +110,22 @@ def test_matching_dsa_draws_a_family_per_class_shared_by_its_real_and_synthetic_
     assert len(real_calls) > 1  # several families in one iteration: one per class
     assert [name for name, _ in real_calls] == [name for name, _ in seen]  # the same family per class for both
     assert [n // 3 for _, n in real_calls] == [n // 2 for _, n in seen]
+
+
+def test_real_batch_and_dsa_draws_come_from_separate_streams(tiny):
+    """For one (seed, iteration, class), sample_real's permutation and keyed_uniforms' DSA draw come
+    from generators with different seeds, so they are not the same random words."""
+    from distillers._matching import REAL_KEY, sample_real
+    from harness.augment import DRAWS_PER_FAMILY, mix_seed
+
+    by_class = tiny.indices_by_class()
+    for seed, iteration, c in ((0, 0, 0), (3, 17, 1), (1, 2, 2)):
+        idx = by_class[c]
+        index, _ = sample_real(tiny, by_class, [c], len(idx), seed, iteration)
+        real_seed, dsa_seed = mix_seed(seed, iteration, c, REAL_KEY), mix_seed(seed, iteration, c)
+        assert torch.equal(index, idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(real_seed))])
+        dsa = keyed_uniforms(seed, iteration, [c])[0]
+        assert torch.equal(dsa, torch.rand(len(FAMILIES), DRAWS_PER_FAMILY, generator=torch.Generator().manual_seed(dsa_seed)))
+        assert real_seed != dsa_seed
+        same_stream = torch.rand(len(FAMILIES), DRAWS_PER_FAMILY, generator=torch.Generator().manual_seed(real_seed))
+        assert not torch.equal(dsa, same_stream)  # the real batch's words are not the DSA draw's

@@ -3,6 +3,8 @@ the offline stand-in's correlation, and the task end to end on a tiny setting.""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -365,3 +367,23 @@ def test_group_sampling_refuses_groups_it_cannot_fill_equally(settings, ipc):
     d = create_distiller("ed-debias", {"iterations": 1, "real_sampling": "group", **settings})
     with pytest.raises(HarnessError, match="real_sampling=group .* needs attribute_init=balanced and an IPC"):
         d.distil(data, ipc, RunContext(progress=False))
+
+
+class FirstTwoPixels(torch.nn.Module):
+    """An attribute critic whose logits are an image's first two pixel values."""
+
+    def forward(self, x):
+        return x.flatten(1)[:, :2]
+
+
+def test_eq4_attribute_loss_is_the_papers_term_as_written():
+    """Eq. 4's attribute term, + log p(a | s; g_phi2) per image, summed over classes as the mean over
+    each class's images; hand-computed on logits (log 3, 0) -> p = (3/4, 1/4) and (0, 0) -> p = (1/2, 1/2)."""
+    images = torch.zeros(4, 1, 2, 2)
+    images[:2, 0, 0, 0] = math.log(3.0)  # class 0: both images p = (3/4, 1/4); class 1: p = (1/2, 1/2)
+    d = attribute_setup("eq4", images, torch.tensor([0, 1, 0, 1]), 2)
+    d.attribute_critic = FirstTwoPixels()
+    expected = (math.log(0.75) + math.log(0.25)) / 2 + (math.log(0.5) + math.log(0.5)) / 2
+    assert d.attribute_loss(images).item() == pytest.approx(expected, abs=1e-6)
+    terms = d.attribute_terms(images)[0]
+    assert terms.tolist() == pytest.approx([math.log(0.75), math.log(0.25), math.log(0.5), math.log(0.5)], abs=1e-6)

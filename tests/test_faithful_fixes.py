@@ -14,6 +14,10 @@ def test_cfd_ed_distils_with_its_classifier_critic_and_records_its_recipe():
     meta = d.distil(load_dataset("mnist-tiny", "train"), 1, RunContext(progress=False, log=lambda s: None)).meta
     assert meta["critic_pretraining"]["recipe"]["name"] == "cpu-2epoch"
     assert meta["critic_pretraining"]["networks"][0]["test_accuracy"] is not None
+    assert meta["pipeline"].startswith("DM's random-network loop") and "NCFM authors' code" in meta["pipeline"]
+    assert "pipeline" not in create_distiller("ed-critic", {"iterations": 1, "real_batch": 4, "critic_pretrain_images": 60}
+                                              ).distil(load_dataset("mnist-tiny", "train"), 1,
+                                                       RunContext(progress=False, log=lambda s: None)).meta
 
 
 def test_csdm_labels_its_own_choices_and_offers_a_constant_alpha():

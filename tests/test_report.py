@@ -256,3 +256,16 @@ def test_provenance_names_the_pretraining_recipe_beside_each_distiller(output_di
     assert (row["distiller"], row["component"], row["recipe"], row["classes seen"]) == (
         "herding", "extractor / embedding", "cpu-2epoch", "all")
     assert 0 <= float(row["test accuracy (%)"]) <= 100  # the networks' accuracy, already in %
+
+
+def test_provenance_says_which_loop_made_a_cfd_ed_set(output_dir):
+    """cfd-ed runs in DM's loop while the paper's CFD-ED row ran in NCFM's code: the manifest's
+    ``pipeline`` reaches the report's provenance notes."""
+    from distillers import distil
+    from harness.synset import sha256_file
+
+    path = distil("cfd-ed", "mnist-tiny", 1, overrides={"iterations": 1, "real_batch": 4, "num_freqs": 8,
+                                                        "critic_pretrain_images": 60}, progress=False, log=lambda s: None)
+    add_accuracy("evaluate", "cfd-ed", {0: 50.0}, ipc=1, sha=sha256_file(path))
+    notes = sections_by_anchor(output_dir)["provenance"].notes
+    assert any(n.startswith("cfd-ed ran in DM's random-network loop") and "NCFM authors' code" in n for n in notes)
