@@ -19,14 +19,14 @@ from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore
 from harness.speed import compiles
-from harness.synset import SyntheticSet, decoded_per_class
+from harness.synset import SyntheticSet, decoded_per_class, set_label
 
 
 def synset_cell(synset: SyntheticSet, sha256: str, task: str) -> dict:
     """The identifying fields shared by every record about one synthetic set."""
     return {
         "task": task,
-        "distiller": synset.meta.get("distiller", "unknown"),
+        "distiller": set_label(synset),  # an imported set by its source name
         "dataset": synset.info.name,
         "imbalance": synset.info.imbalance,
         "ipc": synset.ipc,

@@ -29,6 +29,7 @@ from harness.evaluation import evaluate_synset, read_synset
 from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.records import RecordStore, records_path
 from harness.registry import Registry
+from harness.synset import set_label
 from tasks.transfer.references import REFERENCE_TASK, full_reference, random_reference
 
 TASK = "transfer"
@@ -122,7 +123,7 @@ def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> 
     records = {}
     for path, set_seeds in plan:
         s, sha = read_synset(path, first.info.name)
-        log(f"transfer: evaluating {s.meta.get('distiller')} ({path.name}) on {', '.join(config.archs)}, "
+        log(f"transfer: evaluating {set_label(s)} ({path.name}) on {', '.join(config.archs)}, "
             f"seed(s) {', '.join(map(str, set_seeds))}, protocol {config.protocol.name} "
             f"({config.protocol.for_dataset(s.info).fingerprint()})")
         for r in evaluate_synset(s, sha, list(config.archs), set_seeds, config.protocol, store, device, task=TASK,
