@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 
 from commands import entry_point
 from harness.data import load_dataset
+from harness.errors import HarnessError
 from harness.formation import decode, encode
 from harness.synset import load_synset
 
@@ -215,3 +216,15 @@ def test_a_pickle_that_would_run_code_is_refused_by_the_command(real, tmp_path):
     assert done.returncode == 2 and len(lines) == 1 and fragment in lines[0], done.stderr
     assert "posix.system" in lines[0] and list(output.iterdir()) == []
     assert not (tmp_path / "marker").exists()  # the pickle's code never ran
+
+
+def test_evaluate_set_takes_tensors_and_gives_the_records_columns(real):
+    import harness
+
+    frame = harness.evaluate_set(_pixels(real), real[1], dataset=DATASET, archs=["convnet"], protocol="smoke", seeds=2)
+    assert list(frame["seed"]) == [0, 1] and set(frame["distiller"]) == {"my-set (imported)"}
+    assert frame["metric.accuracy"].between(0, 100).all() and "protocol_fingerprint" in frame
+    again = harness.evaluate_set(real[0], real[1], dataset=DATASET, protocol="smoke", seeds=2)  # uint8: the same set
+    assert list(again["key"]) == list(frame["key"])  # found recorded, not trained again
+    with pytest.raises(HarnessError, match="outside fashion-mnist-tiny's classes"):
+        harness.evaluate_set(_pixels(real), real[1] + 1, dataset=DATASET, protocol="smoke", seeds=1)
