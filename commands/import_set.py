@@ -46,7 +46,8 @@ def main(argv=None) -> None:
     meta, rho = s.meta, s.meta.get("multi_formation", 1)
     print(f"imported {set_label(s)} into {path}")
     print(f"  {s.info.name}: {len(s.labels)} training images {list(s.images.shape[1:])}, stored per class "
-          f"{meta['stored_class_counts']}" + (f", each decoded into {rho**2} (multi-formation {rho})" if rho > 1 else "")
+          f"{meta['stored_class_counts']}" + (f", each decoded into {rho**2} (multi-formation {rho})"
+                                               if rho > 1 else "")
           + f", {s.label_type} labels, {meta['stored_bytes']['total']} bytes stored")
     print(f"  range: {meta['value_range']['taken']} ({meta['value_range']['why']})")
     print(f"  origin: {meta['origin']['file']} ({meta['origin']['layout']}), sha256 {meta['origin']['sha256'][:12]}")

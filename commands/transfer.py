@@ -78,7 +78,8 @@ def main(argv=None) -> None:
         (r["distiller"] for r in records if r["distiller"] != "random"), "random")
     variant = "".join(f"-{k}={v}" for k, v in sorted(settings.items())).replace("/", "_")
     folder = name.replace(" (imported)", "-imported").replace("/", "_").replace(" ", "_")  # an imported set's name
-    out_dir = output_root() / "reports" / f"transfer-{first['dataset']}-{folder}{variant}-ipc{first['ipc']}-{args.profile}"
+    out_dir = output_root() / "reports" / (f"transfer-{first['dataset']}-{folder}{variant}-ipc{first['ipc']}-"
+                                           f"{args.profile}")
     title = f"Transfer: {name} on {first['dataset']}, IPC {first['ipc']}"
     markdown, html = build_report(records_frame(records), out_dir, title, task_sections=report_sections())
     print(f"report: {markdown}\nreport: {html}")

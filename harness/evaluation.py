@@ -19,7 +19,7 @@ from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore
 from harness.speed import compiles
-from harness.synset import SyntheticSet, decoded_per_class, set_label
+from harness.synset import SyntheticSet, decoded_per_class, set_label, stored_bytes
 
 
 def synset_cell(synset: SyntheticSet, sha256: str, task: str) -> dict:
@@ -66,7 +66,8 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
                 results = train_and_test_seeds(arch, synset.images, targets, test, protocol, group,
                                                torch.device(device), bar)
             for seed, metrics in zip(group, results):
-                extra = {"images_per_class": decoded_per_class(synset)}  # what the model trained on
+                extra = {"images_per_class": decoded_per_class(synset),  # what the model trained on
+                         "stored_bytes": stored_bytes(synset)}  # what a user stores to use the set
                 if long_tailed:
                     shot_metrics, groups = shot_group_accuracy(metrics["per_class_accuracy"], train_counts)
                     extra.update(groups)

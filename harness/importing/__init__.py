@@ -123,7 +123,8 @@ def _labels(labels, soft, n: int, info: DatasetInfo) -> tuple[torch.Tensor, torc
         if not torch.isfinite(y).all() or (y != y.round()).any():
             raise HarnessError("the labels are not whole numbers: give class indices (or a soft-label matrix)")
     if len(y) and (y.min() < 0 or y.max() >= k):
-        raise HarnessError(f"labels run from {int(y.min())} to {int(y.max())}, outside {info.name}'s classes 0..{k - 1}")
+        raise HarnessError(f"labels run from {int(y.min())} to {int(y.max())}, outside {info.name}'s classes "
+                           f"0..{k - 1}")
     return y.long(), None if soft is None else soft.float()
 
 

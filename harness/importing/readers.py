@@ -84,8 +84,8 @@ def _safe_globals() -> list:
     """NumPy number scalars (a dtype and its bytes: no code runs), as DC/DSA/DM's accuracy lists
     hold; their pickles name ``numpy._core`` (NumPy 2) or ``numpy.core`` (NumPy 1)."""
     scalar = np._core.multiarray.scalar
-    numbers = [np.dtypes.BoolDType, *(getattr(np.dtypes, f"{k}{b}DType") for k in ("Int", "UInt") for b in (8, 16, 32, 64)),
-               np.dtypes.Float16DType, np.dtypes.Float32DType, np.dtypes.Float64DType]
+    numbers = [np.dtypes.BoolDType, np.dtypes.Float16DType, np.dtypes.Float32DType, np.dtypes.Float64DType,
+               *(getattr(np.dtypes, f"{k}{b}DType") for k in ("Int", "UInt") for b in (8, 16, 32, 64))]
     return [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype, *numbers]
 
 
@@ -132,8 +132,8 @@ def _first_cause(exc: Exception) -> str:
     return (useful or lines or [type(exc).__name__])[0][:160]
 
 
-_LAYOUT_TEXT = {"ncfm": "[images, labels], a list of two tensors", "dcdm": "a dict with 'data' = [[images, labels], ...]",
-                "arrays": "a dict of named tensors"}
+_LAYOUT_TEXT = {"ncfm": "[images, labels], a list of two tensors",
+                "dcdm": "a dict with 'data' = [[images, labels], ...]", "arrays": "a dict of named tensors"}
 
 
 def _is_pair(obj) -> bool:

@@ -111,8 +111,9 @@ def given_memories(config: CLConfig) -> dict:
         if stored_per_class(synset) != config.memory:
             raise HarnessError(f"{path} stores {stored_per_class(synset)} images per class: run with --memory "
                                f"{stored_per_class(synset)}, so that every memory stores as many")
-        config_of_set = {"synset_sha256": synset.meta["sha256"], "multi_formation": synset.meta.get("multi_formation", 1)}
-        plans[set_label(synset)] = ({"synset": str(path)}, config_of_set, False)
+        plans[set_label(synset)] = ({"synset": str(path)}, {"synset_sha256": synset.meta["sha256"],
+                                                            "multi_formation": synset.meta.get("multi_formation", 1)},
+                                    False)
     return plans
 
 
@@ -377,7 +378,9 @@ def train_memory(config: CLConfig, memory: str, seed: int, plan: tuple[dict, dic
         store.append(cell, {"accuracy": accuracy, "experience_accuracy": per_exp, "seen_classes": seen,
                             "memory_class_counts": counts.tolist(),
                             "memory_decoded_per_class": int(counts[seen].max()),
-                            "memory_stored_per_class": getattr(policy, "stored_per_class", config.memory)},
+                            "memory_stored_per_class": getattr(policy, "stored_per_class", config.memory),
+                            "memory_stored_bytes_per_class": getattr(policy, "stored_per_class", config.memory)
+                            * (info.channels * info.size**2 * 4 + 8)},  # float32 images, int64 labels
                      config.protocol.as_dict(), {**m.as_dict(), "device": str(device),
                                                  "threads": torch.get_num_threads()},  # 1 in a worker of 2 cores
                      extra={"memory_kind": _describe(memory, overrides), "dataset_source": info.source,

@@ -41,7 +41,7 @@ from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
 from harness.registry import Registry, did_you_mean
-from harness.synset import identity_config, load_synset, set_label, sha256_file
+from harness.synset import identity_config, load_synset, set_label, sha256_file, stored_bytes
 from harness.train import init_model, predict, train_model
 
 TASK = "debias"
@@ -169,6 +169,7 @@ def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> li
                 metrics = evaluate_groups(synset, scored, config.arch, config.protocol, seed, device)
             store.append(cell, metrics, config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
                          extra={"synset": str(path), "synset_sha256": sha256_file(path),
+                                "stored_bytes": stored_bytes(synset),
                                 "dataset_source": scored.info.source})
     keys = {cell_key(c) for c in wanted}
     return [r for r in store.load() if r["key"] in keys]
