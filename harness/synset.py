@@ -149,10 +149,10 @@ def save_synset(synset: SyntheticSet, path: Path) -> Path:
         "label_type": synset.label_type,
         "normalisation": {"mean": list(synset.info.mean), "std": list(synset.info.std)},
         "sha256": sha256_file(path),
-        "stored_bytes": stored_bytes(synset),
         "created": now_iso(),
         **environment(),
         **synset.meta,
+        "stored_bytes": stored_bytes(synset),  # of these tensors, whatever a loaded set's meta said
     }
     manifest = json.loads(json.dumps(manifest, default=str))  # as it will be read back
     manifest["manifest_sha256"] = manifest_checksum(manifest)
