@@ -16,6 +16,7 @@ from harness.registry import Registry
 COMMANDS: Registry[str] = Registry("command", {
     "ls": "list datasets, architectures, distillers, tasks, profiles and protocols",
     "validate": "verify an artifact's checksum, shapes and manifest",
+    "import": "turn a set made by any code (.pt, .npz, .safetensors, PNG folders) into an artifact",
     "distill": "distil a dataset into an artifact",
     "evaluate": "train fresh models on an artifact, test on the real test split, record",
     "pretrain": "fill the pretrained-model cache the distillers read",
@@ -31,6 +32,8 @@ COMMANDS: Registry[str] = Registry("command", {
     "agreement-page": "regenerate docs/agreement.md (the harness beside the authors' code) from records",
 })
 
+MODULES = {"import": "import_set"}  # a command whose name is a Python keyword
+
 
 def entry_point(name: str, argv=None) -> None:
     """Run command ``name`` as a program: its one-line errors, its exit status."""
@@ -38,7 +41,7 @@ def entry_point(name: str, argv=None) -> None:
 
     def command(args):
         COMMANDS.get(name)
-        importlib.import_module(f"commands.{name.replace('-', '_')}").main(args)
+        importlib.import_module(f"commands.{MODULES.get(name, name.replace('-', '_'))}").main(args)
 
     run_command(command, argv)
 

@@ -36,6 +36,9 @@ def main(argv=None) -> None:
     parser.add_argument("--distillers", default=",".join(m for m in CLConfig.memories if m not in BASELINES), help=f"comma-separated, from: {', '.join(DISTILLERS.names())}")
     parser.add_argument("--baselines", default=",".join(b for b in CLConfig.memories if b in BASELINES),
                         help=f"comma-separated, from: {', '.join(BASELINES)} (empty for none)")
+    parser.add_argument("--synset", action="append", default=[], metavar="PATH",
+                        help="an artifact (e.g. imported) as a memory: at each step its images of the classes seen so "
+                             "far; it must store --memory images per class (repeatable)")
     parser.add_argument("--memory", type=cli.POSITIVE, default=CLConfig.memory, help="stored images per seen class")
     parser.add_argument("--steps", type=cli.POSITIVE, default=5, help="experiences; the classes are split evenly")
     cli.add_seeds(parser, 3, "seeds (class order, memory, model)")
@@ -69,7 +72,7 @@ def main(argv=None) -> None:
     config = CLConfig(dataset=args.dataset, steps=args.steps, memory=args.memory,
                       memories=tuple(baselines + distillers), seeds=args.seeds,
                       distiller_settings=tuple(budget.items()), arch=args.arch, protocol=protocol,
-                      workers=args.workers, **cli.run_settings(args))
+                      workers=args.workers, synsets=tuple(args.synset), **cli.run_settings(args))
     details = (f"{args.steps} steps, {args.memory} images per class, {args.seeds} seeds, {config.protocol.epochs} "
                f"epochs, arch {config.arch}, distiller settings {dict(config.distiller_settings) or 'defaults'}; "
                f"test accuracy % on the seen classes")

@@ -35,6 +35,8 @@ def main(argv=None) -> None:
                         help="where to measure: test, or val, the split on which to choose settings")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help=f"comma-separated, from: {', '.join(METHODS)} (the paper's table 8: all five)")
+    parser.add_argument("--synset", action="append", default=[], metavar="PATH",
+                        help="an artifact of the dataset (e.g. imported) to compare beside the methods (repeatable)")
     parser.add_argument("--arch", default="convnet", help="evaluation architecture")
     cli.add_protocol(parser)
     cli.add_run_flags(parser)
@@ -47,7 +49,8 @@ def main(argv=None) -> None:
     cli.use_output(args.output)
     config = DebiasConfig(dataset=args.dataset, ipc=args.ipc, seeds=args.seeds, iterations=args.iterations,
                           real_batch=args.real_batch, settings=tuple(cli.parse_settings(args.set).items()),
-                          split=args.split, methods=tuple(methods), arch=args.arch, protocol=protocol,
+                          split=args.split, methods=tuple(methods), synsets=tuple(args.synset), arch=args.arch,
+                          protocol=protocol,
                           **cli.run_settings(args))
     settings = "".join(f", {k}={v}" for k, v in config.settings)
     cli.run_task(TASK, config, "de-biased condensation",

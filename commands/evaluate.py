@@ -16,6 +16,7 @@ def main(argv=None) -> None:
     from harness.evaluation import default_store, evaluate_synset, read_synset
     from harness.models import MODELS
     from harness.records import records_frame, records_path
+    from harness.synset import set_label
     from reports.blocks import text_section
     from reports.sections import overview_section
 
@@ -33,7 +34,7 @@ def main(argv=None) -> None:
     synset, sha = read_synset(args.synset, args.dataset)
     records = evaluate_synset(synset, sha, archs, list(range(args.seeds)), protocol,
                               default_store("evaluate"), cli.resolve_device(args.device), progress=not args.no_progress)
-    print(f"{synset.meta.get('distiller')} on {synset.info.name}, ipc {synset.ipc}, protocol {protocol.name} "
+    print(f"{set_label(synset)} on {synset.info.name}, ipc {synset.ipc}, protocol {protocol.name} "
           f"({protocol.for_dataset(synset.info).fingerprint()}), test accuracy %, final epoch:")
     print(text_section(overview_section(records_frame(records))))
     print(f"records: {records_path('evaluate')}")

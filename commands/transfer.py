@@ -77,7 +77,9 @@ def main(argv=None) -> None:
     name = distiller if args.synset is None else next(
         (r["distiller"] for r in records if r["distiller"] != "random"), "random")
     variant = "".join(f"-{k}={v}" for k, v in sorted(settings.items())).replace("/", "_")
-    out_dir = output_root() / "reports" / f"transfer-{first['dataset']}-{name}{variant}-ipc{first['ipc']}-{args.profile}"
+    folder = name.replace(" (imported)", "-imported").replace("/", "_").replace(" ", "_")  # an imported set's name
+    out_dir = output_root() / "reports" / (f"transfer-{first['dataset']}-{folder}{variant}-ipc{first['ipc']}-"
+                                           f"{args.profile}")
     title = f"Transfer: {name} on {first['dataset']}, IPC {first['ipc']}"
     markdown, html = build_report(records_frame(records), out_dir, title, task_sections=report_sections())
     print(f"report: {markdown}\nreport: {html}")

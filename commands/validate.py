@@ -8,13 +8,13 @@ WRITES = "writes nothing"
 
 
 def main(argv=None) -> None:
-    from harness.synset import load_synset
+    from harness.synset import load_synset, set_label
 
     parser = cli.Parser(prog="python -m harness validate", description=__doc__, epilog=WRITES)
     parser.add_argument("path", help="NAME.safetensors (with NAME.json beside it)")
     args = parser.parse_args(argv)
     s = load_synset(args.path)
-    print(f"ok: {s.meta.get('distiller')} on {s.info.name}, ipc {s.ipc}, {len(s.labels)} images "
+    print(f"ok: {set_label(s)} on {s.info.name}, ipc {s.ipc}, {len(s.labels)} images "
           f"{list(s.images.shape[1:])}, {s.label_type} labels, sha256 {s.meta['sha256'][:12]}")
 
 

@@ -20,14 +20,14 @@ from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore
 from harness.speed import compiles
-from harness.synset import SyntheticSet, decoded_per_class
+from harness.synset import SyntheticSet, decoded_per_class, set_label, stored_bytes
 
 
 def synset_cell(synset: SyntheticSet, sha256: str, task: str) -> dict:
     """The identifying fields shared by every record about one synthetic set."""
     return {
         "task": task,
-        "distiller": synset.meta.get("distiller", "unknown"),
+        "distiller": set_label(synset),  # an imported set by its source name
         "dataset": synset.info.name,
         "imbalance": synset.info.imbalance,
         "ipc": synset.ipc,
@@ -72,7 +72,8 @@ def evaluate_synset(synset: SyntheticSet, sha256: str, archs: list[str], seeds: 
                 results = train_and_test_seeds(arch, synset.images, targets, test, protocol, group,
                                                torch.device(device), bar)
             for seed, metrics in zip(group, results):
-                extra = {"images_per_class": decoded_per_class(synset)}  # what the model trained on
+                extra = {"images_per_class": decoded_per_class(synset),  # what the model trained on
+                         "stored_bytes": stored_bytes(synset)}  # what a user stores to use the set
                 if long_tailed:
                     shot_metrics, groups = shot_group_accuracy(metrics["per_class_accuracy"], train_counts)
                     extra.update(groups)
@@ -101,3 +102,28 @@ def read_synset(path: str | Path, dataset: str | None = None) -> tuple[Synthetic
 
     synset = load_synset(path, expect_dataset=dataset)
     return synset, synset.meta["sha256"]  # verified against the file by load_synset
+
+
+def evaluate_set(images, labels, dataset: str = "fashion-mnist", archs=("convnet",), protocol: str = "quick",
+                 seeds: int = 3, soft_labels=None, value_range: str = "auto", multi_formation: int = 1,
+                 name: str = "my-set", device: str = "cpu", progress: bool = False):
+    """Tensors in, numbers out: train fresh models on ``images``/``labels`` (tensors or arrays, any
+    code's; checked and normalised as ``python -m harness import`` does, :mod:`harness.importing`)
+    and test each once on the real test split. Returns a pandas DataFrame with the records' columns
+    (one row per architecture and seed; ``metric.accuracy`` in %). The records also go to
+    ``<output>/records/evaluate.jsonl`` under ``name (imported)``, so a rerun skips finished cells."""
+    import hashlib
+
+    from harness.importing import dataset_info, synthetic_set
+    from harness.protocol import PROTOCOLS
+    from harness.records import records_frame
+
+    synset = synthetic_set(images, labels, dataset_info(dataset), soft_labels, value_range, multi_formation,
+                           {"name": name, "origin": {"source": "harness.evaluate_set"}})
+    digest = hashlib.sha256()
+    for t in (synset.images, synset.labels, synset.soft_labels):
+        if t is not None:
+            digest.update(t.contiguous().numpy().tobytes())
+    records = evaluate_synset(synset, digest.hexdigest(), list(archs), list(range(seeds)), PROTOCOLS.get(protocol),
+                              default_store("evaluate"), device, progress=progress)
+    return records_frame(records)

@@ -122,6 +122,30 @@ def stored_per_class(synset: SyntheticSet) -> int:
     return decoded_per_class(synset) // int(synset.meta.get("multi_formation", 1)) ** 2
 
 
+def set_label(synset_or_manifest) -> str:
+    """The name records and reports give a set: its distiller, or for an imported set its source
+    name marked as imported."""
+    meta = getattr(synset_or_manifest, "meta", synset_or_manifest)
+    if meta.get("distiller") == "external":
+        return f"{meta.get('name', 'unnamed')} (imported)"
+    return meta.get("distiller", "unknown")
+
+
+def stored_bytes(synset: SyntheticSet) -> dict:
+    """What a user stores to use the set, in bytes by part, as the artifact stores each (float32
+    images, int64 labels, float32 soft labels): the stored images (for a multi-formation set, the
+    ipc-counted images before decoding; every image for the others), one label per stored image,
+    and the soft-label matrix when present. No harness evaluation needs a teacher network or learnt
+    learning rates, so neither is counted."""
+    rho = int(synset.meta.get("multi_formation", 1))
+    stored = len(synset.labels) // rho**2
+    parts = {"images": stored * synset.images[0].numel() * 4, "labels": stored * 8}
+    if synset.soft_labels is not None:  # an imported set's soft labels are per stored image, repeated when decoded
+        rows = stored if synset.meta.get("distiller") == "external" else len(synset.soft_labels)
+        parts["soft_labels"] = rows * synset.soft_labels.shape[1] * 4
+    return {**parts, "total": sum(parts.values())}
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -132,7 +156,7 @@ def sha256_file(path: Path) -> str:
 
 # The manifest fields a record is keyed by or a task reads: covered by ``manifest_sha256``.
 IDENTITY_KEYS = ("dataset", "dataset_info", "ipc", "num_images", "image_shape", "label_type", "distiller", "config",
-                 "seed", "multi_formation", "images_per_class", "classes")
+                 "seed", "multi_formation", "images_per_class", "classes", "name", "origin", "class_counts")
 
 
 def manifest_checksum(manifest: dict) -> str:
@@ -167,6 +191,7 @@ def save_synset(synset: SyntheticSet, path: Path) -> Path:
         "created": now_iso(),
         **environment(),
         **synset.meta,
+        "stored_bytes": stored_bytes(synset),  # of these tensors, whatever a loaded set's meta said
     }
     manifest = json.loads(json.dumps(manifest, default=str))  # as it will be read back
     manifest["manifest_sha256"] = manifest_checksum(manifest)
@@ -283,7 +308,11 @@ def check_manifest(path: Path, manifest: dict, images: torch.Tensor, labels: tor
     if per_class != manifest["ipc"] * factor**2:
         refuse(f"images_per_class {per_class} is not ipc {manifest['ipc']} x multi_formation^2 ({factor**2})")
     counts = torch.bincount(labels, minlength=info.num_classes)
-    wrong = [c for c in range(info.num_classes) if counts[c] not in (0, per_class)]
+    listed = manifest.get("class_counts")  # an imported set may hold unequal images per class, listed per class
+    if listed is not None and (counts.tolist() != listed or max(listed) != per_class):
+        refuse(f"its images per class {counts.tolist()} are not the manifest's class_counts {listed} (largest "
+               f"{per_class})")
+    wrong = [c for c in range(info.num_classes) if counts[c] not in (0, per_class) and listed is None]
     if wrong or not counts.any():
         c = wrong[0] if wrong else 0
         refuse(f"class {c} holds {int(counts[c])} images but the manifest's ipc {manifest['ipc']} means {per_class}")

@@ -56,6 +56,14 @@ def fmt_gain(r) -> str:
                             "ci_high": r["gain_high"]}, signed=True)
 
 
+def fmt_bytes(n) -> str:
+    """Stored bytes in decimal units: ``31.4 kB``, ``1.2 MB``."""
+    for unit, size in (("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
 def fmt_number(x, digits: int = 2) -> str:
     return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 

@@ -149,6 +149,9 @@ def accuracy_summary(records: pd.DataFrame, tasks: tuple[str, ...] = ACCURACY_TA
     trained = extra.map(lambda e: e.get("images_per_class") if isinstance(e, dict) else None)
     trained = pd.to_numeric(trained, errors="coerce").groupby(groups, dropna=False).max()
     out["images_per_class"] = [trained.get(c, math.nan) for c in cell]  # what a model trained on (decoded)
+    stored = extra.map(lambda e: (e.get("stored_bytes") or {}).get("total") if isinstance(e, dict) else None)
+    stored = pd.to_numeric(stored, errors="coerce").groupby(groups, dropna=False).max()
+    out["stored_bytes"] = [stored.get(c, math.nan) for c in cell]  # what a user stores (harness.synset.stored_bytes)
     return out.sort_values([*ACCURACY_KEYS, "distiller"], ignore_index=True)
 
 

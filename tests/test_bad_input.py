@@ -75,6 +75,7 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("bench", ["--repeats", "0"], "--repeats"),
     ("report", ["--title"], "expected one argument"),
     ("validate", ["/no/such/set.safetensors"], "does not exist"),
+    ("import", ["/no/such/set.pt", "--dataset", "mnist"], "does not exist"),
     ("ls", ["--bogus"], "unknown flag --bogus"),
     ("agree", ["--code", "ncfm", "--authors", "/no/such/checkout"], "no such folder"),
     ("agree", ["--code", "ncf", "--authors", "."], "invalid choice: 'ncf'"),

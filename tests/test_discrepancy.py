@@ -240,3 +240,15 @@ def test_ncfd_with_per_class_frequencies_equals_per_class_loop():
     x, y, t = sample(3, 10, 4), sample(3, 6, 4, seed=2, shift=0.3), sample(3, 16, 4, seed=6)
     looped = torch.stack([ncfd(x[b], y[b], t[b]) for b in range(3)])
     torch.testing.assert_close(ncfd(x, y, t), looped)
+
+
+def test_the_public_module_re_exports_the_measures_with_their_equations():
+    """``distillers.discrepancy`` is the documented name: the same functions, not copies."""
+    import distillers._discrepancy as private
+    import distillers.discrepancy as public
+
+    for name in public.__all__:
+        assert getattr(public, name) is getattr(private, name) and getattr(public, name).__doc__
+        assert f"``{name}(" in public.__doc__  # each named, with its equation, in the module docstring
+    x, y = sample(50, 3), sample(40, 3, seed=2, shift=1.0)
+    assert float(public.energy_distance(x, y)) > float(public.energy_distance(x, sample(40, 3, seed=3)))

@@ -112,8 +112,10 @@ def test_a_multi_formation_set_is_compared_at_equal_storage_and_equal_decoded_co
     from tasks.transfer.report import section
 
     (table,) = [b for b in section(records_frame(records)).blocks if isinstance(b, Table)]
-    assert {row[0] for row in table.rows} == {"ncfm (trains on 4/class)", "random", "random-packed (trains on 4/class)",
-                                              "random-decoded (trains on 4/class)"}
+    # equal storage for ncfm, random and random-packed; random-decoded stores rho^2 = 4 times as much
+    assert {row[0] for row in table.rows} == {"ncfm (trains on 4/class; 31.4 kB stored)", "random (31.4 kB stored)",
+                                              "random-packed (trains on 4/class; 31.4 kB stored)",
+                                              "random-decoded (trains on 4/class; 125.8 kB stored)"}
 
 
 def test_reference_rows_are_computed_from_real_data_and_reported_apart():

@@ -19,6 +19,7 @@ from reports.blocks import (
     Figure,
     Section,
     comparison_section,
+    fmt_bytes,
     fmt_interval,
     protocol_caption,
     slug,
@@ -26,6 +27,17 @@ from reports.blocks import (
 )
 from reports.collate import summarise_seeds, task_frame
 from reports.figures import ACCURACY, bounded_interval, legend_png
+
+
+def stored_bytes(records: pd.DataFrame, fp: str, dataset: str, ipc: float) -> str:
+    """`` (7.9 kB/class stored)``: the bytes per seen class the memories of one table store (float32
+    images, int64 labels), beside the stored count; empty for records made before they were counted."""
+    if "metric.memory_stored_bytes_per_class" not in records:
+        return ""
+    mine = records[(records["task"] == "continual") & (records["protocol_fingerprint"] == fp)
+                   & (records["dataset"] == dataset) & (records["memory_per_class"] == ipc)]
+    values = sorted(set(mine["metric.memory_stored_bytes_per_class"].dropna()))
+    return f" ({', '.join(fmt_bytes(v) for v in values)}/class stored)" if values else ""
 
 
 def continual_summary(records: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +92,8 @@ def section(records: pd.DataFrame) -> Section | None:
                            summary, records)
     for (fp, dataset, ipc, steps, arch), part in summary.groupby(
             ["protocol_fingerprint", "dataset", "ipc", "steps", "arch"], sort=False):
-        setting = f"{dataset}, {f'{steps} steps, ' if steps else ''}{ipc:g} stored images per class, {arch}"
+        stored = stored_bytes(records, fp, dataset, ipc)
+        setting = f"{dataset}, {f'{steps} steps, ' if steps else ''}{ipc:g} stored images per class{stored}, {arch}"
         where = f"{setting}, {protocol_caption(fp, records)}"
         s.blocks.append(Figure(f"Accuracy vs step: {where}", continual_curves(part, setting),
                                slug("continual", fp, dataset, ipc, steps, arch)))

@@ -54,7 +54,7 @@ from harness.parallel import auto_workers, run_units
 from harness.protocol import PROTOCOLS, Augmentation, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
-from harness.synset import identity_config, load_synset, stored_per_class
+from harness.synset import identity_config, load_synset, set_label, stored_per_class
 from harness.train import init_model, make_optimizer
 
 TASK = "continual"
@@ -81,6 +81,7 @@ class CLConfig:
     device: str = "cpu"
     progress: bool = True
     workers: int = 0  # (memory, seed) units at a time, each in its own process; 0: one per CPU core (1 on CUDA)
+    synsets: tuple[str, ...] = ()  # given artifacts (e.g. imported) as memories, at the same stored count
 
 
 def class_order(num_classes: int, seed: int) -> list[int]:
@@ -99,6 +100,21 @@ def distiller_plan(name: str, settings: tuple[tuple[str, object], ...], extra: d
         raise HarnessError(f"'{name}' uses a network pretrained on every class and cannot restrict it to the "
                            f"classes seen so far, so it would peek at classes before they arrive")
     return overrides, identity_config(asdict(distiller.config)), pretrained
+
+
+def given_memories(config: CLConfig) -> dict:
+    """The plans of the given sets (``config.synsets``, e.g. imported), each a memory under its set's
+    name; refuses one whose stored images per class are not ``memory`` (unequal storage)."""
+    plans = {}
+    for path in config.synsets:
+        synset = load_synset(Path(path), expect_dataset=config.dataset)
+        if stored_per_class(synset) != config.memory:
+            raise HarnessError(f"{path} stores {stored_per_class(synset)} images per class: run with --memory "
+                               f"{stored_per_class(synset)}, so that every memory stores as many")
+        plans[set_label(synset)] = ({"synset": str(path)}, {"synset_sha256": synset.meta["sha256"],
+                                                            "multi_formation": synset.meta.get("multi_formation", 1)},
+                                    False)
+    return plans
 
 
 def equal_budget_memories(plans: dict, memories: tuple[str, ...], settings) -> dict:
@@ -137,6 +153,10 @@ def memory_maker(memory: str, config: CLConfig, train: ImageData, seed: int, ove
     """``make(classes, seen) -> (images, labels, stored per class)`` for a fixed memory, called when
     ``classes`` arrive; ``seen`` (these and every earlier step's) are all its pretrained networks may see."""
     device = torch.device(config.device)
+    if "synset" in overrides:  # a given set: at each step, its images of the arriving classes
+        synset = load_synset(Path(overrides["synset"]), expect_dataset=config.dataset)
+        return lambda classes, seen: (*(t[torch.isin(synset.labels, torch.tensor(classes))]
+                                        for t in (synset.images, synset.labels)), stored_per_class(synset))
     if memory == HERDING:
         return lambda classes, seen: (*herding_memory(train, classes, config.memory, seed, config.arch, device),
                                       config.memory)
@@ -259,8 +279,8 @@ def check_config(config: CLConfig, num_classes: int) -> None:
                            f"use one of {', '.join(map(str, divisors))}")
     if config.memory < 1 or config.seeds < 1:
         raise HarnessError(f"--memory and --seeds must be at least 1, got {config.memory} and {config.seeds}")
-    if not config.memories:
-        raise HarnessError("no memories to compare: give at least one baseline or distiller")
+    if not config.memories and not config.synsets:
+        raise HarnessError("no memories to compare: give at least one baseline, distiller or set")
 
 
 def cells_for(config: CLConfig, info, memory: str, seed: int, order: list[int],
@@ -295,7 +315,8 @@ def run(config: CLConfig, store: RecordStore | None = None, log=print, probes=()
     config = replace(config, protocol=config.protocol.for_dataset(info))  # DSA without flip on digits
     plans = {m: ({}, None, False) if m in BASELINES else distiller_plan(m, config.distiller_settings)
              for m in config.memories}
-    plans.update(equal_budget_memories(plans, config.memories, config.distiller_settings))
+    plans.update(given_memories(config))
+    plans.update(equal_budget_memories(plans, tuple(plans), config.distiller_settings))
     cells = {(m, s): cells_for(config, info, m, s, class_order(info.num_classes, s), plans[m][1], plans[m][2])
              for s in range(config.seeds) for m in plans}
     work = [unit for unit, unit_cells in cells.items() if not all(store.has(c) for c in unit_cells)]
@@ -357,17 +378,21 @@ def train_memory(config: CLConfig, memory: str, seed: int, plan: tuple[dict, dic
         store.append(cell, {"accuracy": accuracy, "experience_accuracy": per_exp, "seen_classes": seen,
                             "memory_class_counts": counts.tolist(),
                             "memory_decoded_per_class": int(counts[seen].max()),
-                            "memory_stored_per_class": getattr(policy, "stored_per_class", config.memory)},
+                            "memory_stored_per_class": getattr(policy, "stored_per_class", config.memory),
+                            "memory_stored_bytes_per_class": getattr(policy, "stored_per_class", config.memory)
+                            * (info.channels * info.size**2 * 4 + 8)},  # float32 images, int64 labels
                      config.protocol.as_dict(), {**m.as_dict(), "device": str(device),
                                                  "threads": torch.get_num_threads()},  # 1 in a worker of 2 cores
-                     extra={"memory_kind": _describe(memory), "dataset_source": info.source,
+                     extra={"memory_kind": _describe(memory, overrides), "dataset_source": info.source,
                             "distiller_settings": dict(config.distiller_settings),
                             **({"pretrain_classes": sorted(seen)} if pretrained else {})})
         if recorded is not None:
             recorded()
 
 
-def _describe(memory: str) -> str:
+def _describe(memory: str, overrides: dict) -> str:
+    if "synset" in overrides:
+        return f"the given set {Path(overrides['synset']).name}: its images of the classes seen so far"
     if memory == RANDOM:
         return "Avalanche ClassBalancedBuffer (class-balanced reservoir), fixed per-class capacity"
     if memory == HERDING:

@@ -29,6 +29,7 @@ its final epoch on ``split`` (``test``, or ``val`` to choose settings); seeds gi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -44,7 +45,7 @@ from harness.protocol import PROTOCOLS, EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
 from harness.registry import Registry, did_you_mean
-from harness.synset import identity_config, load_synset, sha256_file
+from harness.synset import identity_config, load_synset, set_label, sha256_file, stored_bytes
 from harness.train import init_model, predict, train_model
 
 TASK = "debias"
@@ -100,6 +101,7 @@ class DebiasConfig:
     iterations: int | None = 300  # distillation iterations for every iterative method
     real_batch: int | None = 64  # real images per class per iteration, for every iterative method
     settings: tuple[tuple[str, str], ...] = ()  # (key, value) for every method whose distiller has the key
+    synsets: tuple[str, ...] = ()  # artifacts (e.g. imported) compared beside the methods, one set for every seed
     split: str = "test"  # where the group metrics are measured: test, or val to choose settings
     arch: str = "convnet"
     protocol: EvalProtocol = PROTOCOLS["quick"]
@@ -144,12 +146,21 @@ def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> li
     scored = load_dataset(config.dataset, config.split)
     config = replace(config, protocol=config.protocol.for_dataset(scored.info))  # DSA without flip on digits
     device = torch.device(config.device)
+    # method -> (distiller, its config, ipc, seed -> artifact): distilled with each seed, or one given set
+    sources = {name: (distiller, distiller_config, config.ipc,
+                      lambda seed, d=distiller, o=overrides: distil(d, config.dataset, config.ipc, seed, o, device,
+                                                                    progress=config.progress, log=log))
+               for name, (distiller, overrides, distiller_config) in plans.items()}
+    for given in config.synsets:  # one set (e.g. imported) trains every seed's model
+        synset = load_synset(given, expect_dataset=config.dataset)
+        sources[set_label(synset)] = (synset.meta.get("distiller"), {"synset_sha256": synset.meta["sha256"]},
+                                      synset.ipc, lambda seed, p=given: Path(p))
     wanted = []
-    for name, (distiller, overrides, distiller_config) in plans.items():
+    for name, (distiller, distiller_config, ipc, artifact) in sources.items():
         for seed in range(config.seeds):
             cell = {"task": TASK, "method": name, "distiller": distiller, "distiller_config": distiller_config,
-                    "dataset": config.dataset, "split": config.split, "ipc": config.ipc,
-                    "distill_seed": seed, "seed": seed,
+                    "dataset": config.dataset, "split": config.split, "ipc": ipc,
+                    "distill_seed": seed if name in plans else None, "seed": seed,
                     **arch_cell(config.arch, scored.info), "protocol_name": config.protocol.name,
                     "protocol_fingerprint": config.protocol.fingerprint()}
             wanted.append(cell)
@@ -157,12 +168,12 @@ def run(config: DebiasConfig, store: RecordStore | None = None, log=print) -> li
                 continue
             log(f"debias: {name} ({distiller}) seed {seed} on {config.dataset}")
             with measure(device) as m:
-                path = distil(distiller, config.dataset, config.ipc, seed, overrides, device,
-                              progress=config.progress, log=log)
+                path = artifact(seed)
                 synset = load_synset(path, expect_dataset=config.dataset)
                 metrics = evaluate_groups(synset, scored, config.arch, config.protocol, seed, device)
             store.append(cell, metrics, config.protocol.as_dict(), {**m.as_dict(), "device": str(device)},
                          extra={"synset": str(path), "synset_sha256": sha256_file(path),
+                                "stored_bytes": stored_bytes(synset),
                                 "dataset_source": scored.info.source})
     keys = {cell_key(c) for c in wanted}
     return [r for r in store.load() if r["key"] in keys]

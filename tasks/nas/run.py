@@ -40,7 +40,7 @@ from harness.protocol import EvalProtocol
 from harness.provenance import measure
 from harness.records import RecordStore, cell_key, records_path
 from harness.registry import Registry
-from harness.synset import SyntheticSet
+from harness.synset import SyntheticSet, set_label, stored_bytes
 from harness.train import test_model, train_model
 from tasks.nas.ground_truth import GroundTruth, MeasuredBudget, NB201Protocol
 from tasks.nas.nb201 import NUM_ARCHS, is_connected, sample_archs
@@ -153,7 +153,7 @@ def set_cell(synset: SyntheticSet, sha: str, fingerprint: str, config: NASConfig
     """The fields shared by every record about one proxy set under one protocol and ground truth.
     ``ipc`` is the experiment's (the distilled set's), so the larger real subset, whose own size is
     ``proxy_images_per_class``, lands in the same table."""
-    return {"task": TASK, "distiller": synset.meta.get("distiller", "unknown"), "dataset": config.dataset,
+    return {"task": TASK, "distiller": set_label(synset), "dataset": config.dataset,
             "ipc": config.ipc, "proxy_images_per_class": synset.ipc, "distill_seed": synset.meta.get("seed"),
             "synset_sha256": sha, "protocol_name": config.protocol.name, "protocol_fingerprint": fingerprint,
             "ground_truth": truth.fingerprint()}
@@ -195,7 +195,8 @@ def train_proxies(sets, archs: list[str], config: NASConfig, truth: GroundTruth,
         store.append({**set_cell(synset, sha, fingerprint, config, truth), "arch": arch, "seed": seed},
                      {"proxy_accuracy": proxy, "ground_truth_accuracy": truth.accuracy(arch)}, details,
                      {**m.as_dict(), "device": str(device)},
-                     extra={"synset": path, "disconnected": config.disconnected, "connected": is_connected(arch),
+                     extra={"synset": path, "stored_bytes": stored_bytes(synset),
+                            "disconnected": config.disconnected, "connected": is_connected(arch),
                             "validation_images": len(validation), "sample_seed": config.sample_seed})
         bar.update(len(synset.images))
     bar.close()

@@ -21,6 +21,7 @@ from reports.blocks import (
     Table,
     accuracy_columns,
     comparison_section,
+    fmt_bytes,
     fmt_interval,
     protocol_caption,
     slug,
@@ -49,11 +50,19 @@ def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
     return to_png(fig)
 
 
+STORED_NOTE = ("Stored: the bytes a user keeps to use a set, as the artifact stores them (float32 images before "
+               "multi-formation decoding, int64 labels, float32 soft labels).")
+
+
 def with_training_count(r) -> str:
-    """A set's row label, with the images per class a model trains on where that is not the IPC
-    (a multi-formation set and its equal-budget controls: ``ncfm (trains on 40/class)``)."""
-    n = r.get("images_per_class")
-    return f"{r['distiller']} (trains on {int(n)}/class)" if pd.notna(n) and n != r["ipc"] else r["distiller"]
+    """A set's row label, with the bytes a user stores to use it (``harness.synset.stored_bytes``:
+    a soft-labelled set costs more than a hard-labelled one of the same IPC) and the images per class
+    a model trains on where that is not the IPC (a multi-formation set and its equal-budget controls:
+    ``ncfm (trains on 40/class; 31.4 kB stored)``)."""
+    n, stored = r.get("images_per_class"), r.get("stored_bytes")
+    parts = ([f"trains on {int(n)}/class"] if pd.notna(n) and n != r["ipc"] else []) + (
+        [f"{fmt_bytes(stored)} stored"] if pd.notna(stored) else [])
+    return f"{r['distiller']} ({'; '.join(parts)})" if parts else r["distiller"]
 
 
 def reference_label(r) -> str:
@@ -87,6 +96,7 @@ def section(records: pd.DataFrame) -> Section | None:
     present = [k for k in CONTROLS if (summary["distiller"] == k).any()]
     if present:
         s.notes.append("Controls at equal budget: " + "; ".join(f"{k}: {CONTROLS[k]}" for k in present) + ".")
+    s.notes.append(STORED_NOTE)
     summary = summary.assign(distiller=[with_training_count(r) for _, r in summary.iterrows()])
     for (fp, label, ipc), part in summary.groupby(["protocol_fingerprint", "dataset_label", "ipc"], sort=False):
         where = f"{label}, IPC {ipc}, {protocol_caption(fp, records)}"

@@ -31,6 +31,7 @@ from harness.paths import output_root
 from harness.plan import CostBook, RunProgress
 from harness.records import RecordStore, records_path
 from harness.registry import Registry
+from harness.synset import set_label
 from tasks.transfer.plan import describe, plan_units, planned_sets
 from tasks.transfer.references import REFERENCE_TASK, full_reference, random_reference
 
@@ -134,7 +135,7 @@ def run(config: TransferConfig, store: RecordStore | None = None, log=print) -> 
         for i, (spec, path) in enumerate(zip(sets, paths)):
             s, sha = read_synset(spec.given or path, first.info.name)
             set_seeds = [spec.seed] if spec.given is None else list(range(config.seeds))
-            log(f"transfer: evaluating {s.meta.get('distiller')} ({path.name}) on {', '.join(config.archs)}, "
+            log(f"transfer: evaluating {set_label(s)} ({path.name}) on {', '.join(config.archs)}, "
                 f"seed(s) {', '.join(map(str, set_seeds))}, protocol {config.protocol.name} "
                 f"({config.protocol.for_dataset(s.info).fingerprint()})")
             for r in evaluate_synset(s, sha, list(config.archs), set_seeds, config.protocol, store, device, task=TASK,
