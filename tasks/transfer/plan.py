@@ -37,6 +37,7 @@ class SetSpec:
     settings: tuple[tuple[str, object], ...]
     path: Path
     given: str | None = None
+    decoded: int = 0  # a given artifact's training images per class (harness.synset.decoded_per_class)
 
     @property
     def label(self) -> str:
@@ -54,12 +55,12 @@ def planned_sets(config) -> list[SetSpec]:
         return SetSpec(name, dataset, ipc, seed, tuple(merged.items()), path)
 
     if config.synset is not None:
-        from harness.synset import artifact_file
+        from harness.synset import artifact_file, decoded_per_class
 
         given = artifact_file(config.synset)
         first, _ = read_synset(config.synset, config.dataset)
         sets = [SetSpec(first.meta.get("distiller", "unknown"), first.info.name, first.ipc, -1, (), given,
-                        config.synset)]
+                        config.synset, decoded_per_class(first))]
         controls = equal_budget_controls(first) if first.meta.get("distiller") != "random" else []
         dataset, ipc = first.info.name, first.ipc
     else:
@@ -73,6 +74,8 @@ def planned_sets(config) -> list[SetSpec]:
 
 def images_per_class(spec: SetSpec) -> int:
     """What a model trains on per class: a multi-formation set (and its decoded control) rho^2 x IPC."""
+    if spec.given is not None:
+        return spec.decoded
     distiller, _ = planned_artifact(spec.distiller, spec.dataset, spec.ipc, spec.seed, dict(spec.settings))
     return spec.ipc * int(getattr(distiller.config, "multi_formation", 1)) ** 2
 
