@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import os
 import sys
 from pathlib import Path
@@ -56,9 +57,35 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise HarnessError(f"{self.prog}: {message}")
 
+    def add_argument(self, *flags, **kwargs):
+        """Every flag that takes a value refuses an empty one (``--distiller ''``), unless its type
+        says ``empty_ok`` (a list that may be empty)."""
+        action = super().add_argument(*flags, **kwargs)
+        if action.nargs != 0 and not getattr(action.type, "empty_ok", False):
+            action.type = non_empty(action.type)
+        return action
 
-def whole_number(minimum: int = 1):
-    """An argparse type: an int >= ``minimum``, refused in one line otherwise."""
+
+def non_empty(kind):
+    """``kind`` (an argparse type, None for text) that refuses an empty or blank value first."""
+
+    def parse(text: str):
+        if not text.strip():
+            raise argparse.ArgumentTypeError("expected a value, got an empty string")
+        return kind(text) if kind is not None else text
+
+    parse.__name__ = getattr(kind, "__name__", "text")
+    parse.kind = getattr(kind, "kind", "text")
+    return parse
+
+
+MAX_WHOLE = 10**7  # no count a command takes comes near ten million: a larger one is a typo
+MAX_SEEDS = 100  # see add_seeds
+MAX_SEED = 2**32 - 1  # a seed is a 32-bit number
+
+
+def whole_number(minimum: int = 1, maximum: int = MAX_WHOLE, why: str = ""):
+    """An argparse type: an int from ``minimum`` to ``maximum`` (``why`` the bound), refused in one line otherwise."""
 
     def parse(text: str) -> int:
         try:
@@ -67,59 +94,142 @@ def whole_number(minimum: int = 1):
             raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got '{text}'") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"expected a whole number <= {maximum}{why}, got {value}")
         return value
 
     parse.__name__ = f"whole number >= {minimum}"
+    parse.kind = "whole"
     return parse
 
 
 POSITIVE = whole_number(1)
+SEED = whole_number(0, MAX_SEED, " (a seed is a 32-bit number)")
+
+
+def real_number(minimum: float, maximum: float):
+    """An argparse type: a finite number from ``minimum`` to ``maximum`` (no NaN, no infinity)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+        if not (math.isfinite(value) and minimum <= value <= maximum):
+            raise argparse.ArgumentTypeError(f"expected a finite number from {minimum:g} to {maximum:g}, got {text}")
+        return value
+
+    parse.kind = "real"
+    return parse
 
 
 def number_list(text: str) -> list[int]:
-    """``1,10,50`` -> [1, 10, 50], each a whole number >= 1."""
-    return [POSITIVE(v.strip()) for v in text.split(",") if v.strip()]
+    """``1,10,50`` -> [1, 10, 50], each a whole number >= 1, none repeated."""
+    return [POSITIVE(v) for v in names()(text)]
 
 
-def name_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+number_list.kind = "whole-list"
+
+
+def names(registry=None, empty_ok: bool = False):
+    """An argparse type: ``a,b`` -> [a, b], refusing an empty or repeated member (and an empty list
+    unless ``empty_ok``), each name known to ``registry`` when one is given."""
+
+    def parse(text: str) -> list[str]:
+        items = [v.strip() for v in text.split(",")] if text.strip() else []
+        if not items and not empty_ok:
+            raise argparse.ArgumentTypeError("expected a comma-separated list, got nothing")
+        if "" in items:
+            raise argparse.ArgumentTypeError(f"'{text}' has an empty member")
+        repeated = sorted({v for v in items if items.count(v) > 1})
+        if repeated:
+            raise argparse.ArgumentTypeError(f"'{text}' lists {', '.join(repeated)} more than once")
+        for name in items if registry is not None else ():
+            registry.get(name)
+        return items
+
+    parse.kind, parse.empty_ok = "names", empty_ok
+    return parse
+
+
+def one_of(registry):
+    """An argparse type: one name known to ``registry`` (one line with "did you mean" otherwise)."""
+
+    def parse(text: str) -> str:
+        registry.get(text)
+        return text
+
+    parse.kind = "name"
+    return parse
+
+
+def dataset_name(text: str) -> str:
+    from harness.data.core import check_dataset
+
+    check_dataset(text)
+    return text
+
+
+dataset_name.kind = "name"
+
+
+def output_folder(text: str) -> Path:
+    return Path(text)
+
+
+output_folder.kind = "output"
+
+
+def device_name(text: str) -> str:
+    resolve_device(text)
+    return text
+
+
+device_name.kind = "name"
 
 
 def add_output(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", type=Path, metavar="DIR",
+    parser.add_argument("--output", type=output_folder, metavar="DIR",
                         help="output folder: records/, synsets/, cache/, reports/ (default: $DD_OUTPUT, else runs/)")
 
 
 def add_run_flags(parser: argparse.ArgumentParser, progress: bool = True) -> None:
     """``--output``, ``--device`` and (for commands that show progress bars) ``--no-progress``."""
     add_output(parser)
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--device", type=device_name, default="auto",
+                        help="auto (CUDA when present), cpu, cuda, cuda:1, ... (one that this machine has)")
     if progress:
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_dataset(parser: argparse.ArgumentParser, default: str, imbalance: bool = True) -> None:
-    parser.add_argument("--dataset", default=default, help="dataset name (python -m harness ls lists them)")
+    parser.add_argument("--dataset", type=dataset_name, default=default,
+                        help="dataset name (python -m harness ls lists them)")
     if imbalance:
-        parser.add_argument("--imbalance", type=float, default=None,
+        parser.add_argument("--imbalance", type=real_number(1, MAX_WHOLE), default=None,
                             help="imbalance factor n_max/n_min of a long-tailed '<name>-lt' dataset (default 100)")
 
 
+# --seeds N trains N models per cell (transfer also distils N sets): the papers report 3 to 10 seeds, and
+# a typo (--seeds 100000) wrote 63,000 artifacts before it was noticed, so more than 100 is refused.
+SEEDS = whole_number(1, MAX_SEEDS, " (each seed is a full training run; papers report 3-10)")
+
+
 def add_seeds(parser: argparse.ArgumentParser, default: int, what: str = "evaluation seeds") -> None:
-    parser.add_argument("--seeds", type=POSITIVE, default=default, help=f"{what} 0..N-1")
+    parser.add_argument("--seeds", type=SEEDS, default=default, help=f"{what} 0..N-1 (at most {MAX_SEEDS})")
 
 
 def add_protocol(parser: argparse.ArgumentParser, default: str = "quick") -> None:
     from harness.protocol import PROTOCOLS
 
-    parser.add_argument("--protocol", default=default,
+    parser.add_argument("--protocol", type=one_of(PROTOCOLS), default=default,
                         help=f"evaluation protocol, one of: {', '.join(PROTOCOLS)}")
     parser.add_argument("--epochs", type=POSITIVE, help="override the protocol's epochs (changes its fingerprint)")
 
 
 def add_distill_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipc", type=POSITIVE, default=10, help="images per class")
-    parser.add_argument("--seed", type=whole_number(0), default=0, help="distillation seed")
+    parser.add_argument("--seed", type=SEED, default=0, help="distillation seed")
     parser.add_argument("--iterations", type=POSITIVE,
                         help="distillation iterations, over the command's budget (distill: --budget)")
     parser.add_argument("--real-batch", type=POSITIVE,
@@ -167,22 +277,64 @@ def imbalance_from_args(args) -> float:
     if not is_long_tailed(args.dataset):
         raise HarnessError(f"--imbalance applies to long-tailed datasets only: use --dataset {args.dataset}-lt, "
                            f"or drop --imbalance")
-    if args.imbalance < 1:
-        raise HarnessError(f"--imbalance must be >= 1 (n_max / n_min), got {args.imbalance:g}")
-    return args.imbalance
+    return check_imbalance(args.dataset, args.imbalance)
+
+
+def check_imbalance(dataset: str, imbalance: float) -> float:
+    """A finite factor from 1 to the smallest class's size of the balanced dataset (past it, the
+    tail class would keep less than one image and the factor would not be the data's)."""
+    from harness.data.core import dataset_facts
+    from harness.data.longtail import SUFFIX
+
+    base = dataset.removesuffix(SUFFIX)
+    smallest = min(dataset_facts(base).counts)
+    if not (isinstance(imbalance, (int, float)) and 1 <= imbalance <= smallest):
+        raise HarnessError(f"imbalance {imbalance!r} of {dataset}: use a number from 1 to {smallest} (n_max / n_min; "
+                           f"past {smallest}, the smallest class of {base}, the tail class keeps less than one image)")
+    return imbalance
 
 
 def resolve_device(name: str):
+    """``name`` as a torch device this machine has: auto, cpu, cuda[:N] (N below the GPU count), mps."""
     import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise HarnessError(f"--device {name} was asked for but CUDA is not available: use --device cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise HarnessError(f"unknown device '{name}': use auto, cpu or cuda[:N]") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise HarnessError(f"--device {name} is not available on this machine: use auto or cpu"
+                           + (f", or cuda[:N] with N < {torch.cuda.device_count()}" if torch.cuda.is_available() else ""))
+    return device
+
+
+def check_distillation(name: str, overrides: dict, dataset: str, ipc: int, imbalance: float = 100.0):
+    """What a distillation would refuse once it has read the data, checked from the registries and the
+    dataset's metadata before anything is read or written: the distiller, its settings, the IPC
+    against the class sizes (and the real images its initialisation draws), the pretraining classes.
+    Returns the distiller."""
+    from distillers import create_distiller
+    from harness.data.core import dataset_facts
+
+    distiller = create_distiller(name, overrides)
+    facts = dataset_facts(dataset, imbalance)
+    distiller.check_ipc(facts, ipc)
+    distiller.check_init(facts, ipc)
+    distiller.pretraining_classes(facts)
+    return distiller
+
+
+def check_new_file(path: Path, flag: str) -> None:
+    """A file the command will create: not an existing folder, and its folder not a file."""
+    if path.is_dir():
+        raise HarnessError(f"{flag} {path} is an existing folder: give a file name, e.g. {path / 'set.safetensors'}")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise HarnessError(f"{flag} {path}: {parent} is a file, not a folder")
 
 
 def run_settings(args) -> dict:
@@ -196,6 +348,8 @@ def use_output(folder: Path | None) -> Path:
 
     if folder is not None:
         os.environ["DD_OUTPUT"] = str(folder)
+    if os.environ.get("DD_OUTPUT") == "":
+        raise HarnessError("$DD_OUTPUT is set but empty: unset it (outputs go to runs/) or name a folder")
     root = output_root()
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -259,13 +413,3 @@ def run_command(main, argv=None) -> None:
     except KeyboardInterrupt:
         print("interrupted: finished results are kept; rerun the same command to continue", file=sys.stderr)
         sys.exit(130)
-
-
-def arch_list(text: str) -> list[str]:
-    """``convnet,vgg11`` -> names, each checked against the model registry before any work."""
-    from harness.models import MODELS
-
-    archs = name_list(text)
-    for a in archs:
-        MODELS.get(a)
-    return archs

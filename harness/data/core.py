@@ -179,13 +179,17 @@ def registered_info(name: str) -> DatasetInfo | None:
     return DATASETS.get(base).info if base in DATASETS else None
 
 
-def check_dataset(name: str) -> None:
-    """Refuse an unknown dataset name in one line, with "did you mean"."""
+def check_dataset(name: str, split: str = "train") -> DatasetSpec:
+    """The spec behind ``name``; an unknown name or split is refused in one line, with "did you mean"."""
     if split_variant(name)[0] not in DATASETS:
         raise HarnessError(
             f"unknown dataset '{name}'.{did_you_mean(name, dataset_names())} "
             f"Known: {', '.join(dataset_names())}."
         )
+    spec = DATASETS.get(split_variant(name)[0])
+    if split not in spec.splits:
+        raise HarnessError(f"{name} has no split '{split}': use one of {', '.join(spec.splits)}")
+    return spec
 
 
 def dataset_facts(name: str, imbalance: float = 100.0) -> DataFacts:
@@ -221,11 +225,8 @@ def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: f
     A variant name (``<name>-lt``: the long-tailed training split with the given ``imbalance``
     factor, the test split balanced) goes through its registered view.
     """
-    check_dataset(name)
+    spec = check_dataset(name, split)
     base, variant = split_variant(name)
-    spec = DATASETS.get(base)
-    if split not in spec.splits:
-        raise HarnessError(f"{name} has no split '{split}': use one of {', '.join(spec.splits)}")
     tensors = _read_cached(base, split)
     data = ImageData(tensors["images"], tensors["labels"], spec.info, split, tensors.get("attributes"))
     return VARIANTS.get(variant).view(data, split, imbalance) if variant else data
