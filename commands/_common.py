@@ -74,8 +74,8 @@ def non_empty(kind):
             raise argparse.ArgumentTypeError("expected a value, got an empty string")
         return kind(text) if kind is not None else text
 
-    parse.__name__ = getattr(kind, "__name__", "text")
-    parse.kind = getattr(kind, "kind", "text")
+    parse.__name__, parse.kind = getattr(kind, "__name__", "text"), "text"
+    parse.__dict__.update(getattr(kind, "__dict__", {}))  # its kind, minimum, ... (tests generate bad values from them)
     return parse
 
 
@@ -99,7 +99,7 @@ def whole_number(minimum: int = 1, maximum: int = MAX_WHOLE, why: str = ""):
         return value
 
     parse.__name__ = f"whole number >= {minimum}"
-    parse.kind = "whole"
+    parse.kind, parse.minimum = "whole", minimum
     return parse
 
 
@@ -152,11 +152,17 @@ def names(registry=None, empty_ok: bool = False):
     return parse
 
 
-def one_of(registry):
-    """An argparse type: one name known to ``registry`` (one line with "did you mean" otherwise)."""
+def one_of(registry, what: str = "name"):
+    """An argparse type: one name known to ``registry`` (a :class:`Registry`, or a dict or tuple of
+    ``what``), refused in one line with "did you mean" otherwise."""
+    from harness.registry import Registry, did_you_mean
 
     def parse(text: str) -> str:
-        registry.get(text)
+        if isinstance(registry, Registry):
+            registry.get(text)
+        elif text not in registry:
+            raise HarnessError(f"unknown {what} '{text}'.{did_you_mean(text, list(registry))} "
+                               f"Known: {', '.join(registry)}.")
         return text
 
     parse.kind = "name"
@@ -239,7 +245,18 @@ def add_distill_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_set_flag(parser: argparse.ArgumentParser, what: str) -> None:
     """``--set KEY=VALUE`` (repeatable), read with :func:`parse_settings`."""
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=f"{what} (repeatable)")
+    parser.add_argument("--set", action="append", type=key_value, default=[], metavar="KEY=VALUE",
+                        help=f"{what} (repeatable)")
+
+
+def key_value(text: str) -> str:
+    """An argparse type: ``key=value`` with a key (the value is checked by the setting's declaration)."""
+    if not text.split("=", 1)[0].strip() or "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got '{text}'")
+    return text
+
+
+key_value.kind = "set"
 
 
 def parse_settings(pairs: list[str]) -> dict:
@@ -312,18 +329,22 @@ def resolve_device(name: str):
     return device
 
 
-def check_distillation(name: str, overrides: dict, dataset: str, ipc: int, imbalance: float = 100.0):
+def check_distillation(name: str, overrides: dict, dataset: str, ipc: int, imbalance: float = 100.0,
+                       flag: str = "--ipc"):
     """What a distillation would refuse once it has read the data, checked from the registries and the
     dataset's metadata before anything is read or written: the distiller, its settings, the IPC
     against the class sizes (and the real images its initialisation draws), the pretraining classes.
-    Returns the distiller."""
+    ``flag``: the flag that sets the IPC, named in the error. Returns the distiller."""
     from distillers import create_distiller
     from harness.data.core import dataset_facts
 
     distiller = create_distiller(name, overrides)
     facts = dataset_facts(dataset, imbalance)
-    distiller.check_ipc(facts, ipc)
-    distiller.check_init(facts, ipc)
+    try:
+        distiller.check_ipc(facts, ipc)
+        distiller.check_init(facts, ipc)
+    except HarnessError as exc:
+        raise HarnessError(str(exc).replace("--ipc", flag)) from None
     distiller.pretraining_classes(facts)
     return distiller
 

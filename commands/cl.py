@@ -33,7 +33,7 @@ def check_memories(config) -> None:
     plans = {m: distiller_plan(m, config.distiller_settings) for m in config.memories if m not in BASELINES}
     plans.update(equal_budget_memories(plans, config.memories, config.distiller_settings))
     for name, (overrides, _, _) in {"random": ({}, None, False), **plans}.items():  # baselines pick real images
-        cli.check_distillation(name, overrides, config.dataset, config.memory)
+        cli.check_distillation(name, overrides, config.dataset, config.memory, flag="--memory")
 
 
 def main(argv=None) -> None:

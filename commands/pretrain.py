@@ -35,7 +35,7 @@ def main(argv=None) -> None:
     parser = cli.Parser(prog="python -m harness.pretrain", description=__doc__, epilog=WRITES)
     cli.add_dataset(parser, DEFAULT_DATASET)
     parser.add_argument("--arch", type=cli.one_of(MODELS), default="convnet", help=f"one of: {', '.join(MODELS.names())}")
-    parser.add_argument("--preset", type=cli.one_of(PRESETS), default=DEFAULT_PRESET,
+    parser.add_argument("--preset", type=cli.one_of(PRESETS, "pretraining recipe"), default=DEFAULT_PRESET,
                         help=f"the pretraining recipe, one of: {', '.join(PRESETS)} (default {DEFAULT_PRESET}: "
                              f"what every distiller loads unless its config names another)")
     parser.add_argument("--budget", type=cli.one_of(BUDGETS), default="quick",

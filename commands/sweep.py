@@ -57,8 +57,10 @@ SCALARS = {"protocol": str, "device": str, "imbalance": (int, float), "distill":
 
 def expand(grid: dict) -> list[SweepCell]:
     """Every combination of the grid's lists, in a stable order; a value of the wrong type (a list
-    where one value belongs, a name where a number does), an empty list or a repeated member is
-    refused in one line."""
+    where one value belongs, a name where a number does), an empty list, a repeated member or a
+    given imbalance out of range is refused in one line."""
+    from harness.data.longtail import is_long_tailed
+
     def kind(types) -> str:
         return {str: "a name", int: "a whole number", dict: "a mapping of settings"}.get(types, "a number")
 
@@ -76,6 +78,9 @@ def expand(grid: dict) -> list[SweepCell]:
     for key, types in SCALARS.items():
         if key in grid and (not isinstance(grid[key], types) or isinstance(grid[key], bool)):
             raise HarnessError(f"the sweep grid's '{key}' must be {kind(types)}, got {grid[key]!r}")
+    for dataset in as_list("datasets", "mnist") if "imbalance" in grid else ():
+        if is_long_tailed(dataset):
+            cli.check_imbalance(dataset, grid["imbalance"])
     seeds = grid.get("seeds", 3)
     seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else as_list("seeds")
     combos = itertools.product(as_list("distillers"), as_list("datasets", "mnist"), as_list("ipc", 10),
@@ -168,7 +173,6 @@ def load_grid(args) -> dict:
 def check_cells(cells: list[SweepCell]) -> None:
     """Every cell's names, settings and sizes from the registries and the datasets' metadata, before
     anything is read or submitted: a bad value fails here in one line, not later inside a job's log."""
-    from harness.data.longtail import is_long_tailed
     from harness.models import MODELS
     from harness.protocol import PROTOCOLS
 
@@ -182,8 +186,6 @@ def check_cells(cells: list[SweepCell]) -> None:
             raise HarnessError(f"seeds must be whole numbers from 0 to {cli.MAX_SEED}, got {cell.seed!r}")
     for name, dataset, ipc, imbalance, distill in sorted({(c.distiller, c.dataset, c.ipc, c.imbalance,
                                                           tuple(c.distill.items())) for c in cells}):
-        if is_long_tailed(dataset):
-            cli.check_imbalance(dataset, imbalance)
         cli.check_distillation(name, dict(distill), dataset, ipc, imbalance)
 
 

@@ -28,6 +28,7 @@ def check_sets(distiller: str, settings: dict, args, profile, references: int) -
     equal-budget controls and the reference rows' random subsets, against the dataset's class sizes."""
     from distillers import settings_it_has
     from distillers.equal_budget import budget_controls
+    from harness.data.core import dataset_facts
     from harness.evaluation import read_synset
     from tasks.transfer.references import REAL_IPC_FACTOR
 
@@ -42,8 +43,11 @@ def check_sets(distiller: str, settings: dict, args, profile, references: int) -
         rho = getattr(config, "multi_formation", 1)
     for name, control, _ in budget_controls(rho, ipc):
         cli.check_distillation(name, control, dataset, ipc, imbalance)
-    if references:
-        cli.check_distillation("random", {}, dataset, REAL_IPC_FACTOR * ipc, imbalance)
+    smallest = min(dataset_facts(dataset, imbalance).counts)
+    if references and REAL_IPC_FACTOR * ipc > smallest:
+        raise HarnessError(f"the reference rows draw {REAL_IPC_FACTOR} x IPC = {REAL_IPC_FACTOR * ipc} real images per "
+                           f"class but {dataset}'s smallest class has {smallest}: use --references 0 or --ipc "
+                           f"{smallest // REAL_IPC_FACTOR} or less")
 
 
 def main(argv=None) -> None:

@@ -75,6 +75,25 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("report", ["--title"], "expected one argument"),
     ("validate", ["/no/such/set.safetensors"], "does not exist"),
     ("ls", ["--bogus"], "unknown flag --bogus"),
+    # checks that need the data's numbers, made from the registered class counts before anything is read
+    ("distill", ["--distiller", "random", "--dataset", "mnist-tiny-lt", "--imbalance", "50"], "use a number from 1 to 20"),
+    ("distill", ["--distiller", "herding", "--dataset", "mnist-tiny-lt", "--ipc", "5"], "use --ipc 1 or less"),
+    ("distill", ["--distiller", "random", "--artifact", "/"], "is an existing folder"),
+    ("transfer", ["--distiller", "ncfm", "--dataset", "mnist-tiny", "--ipc", "6"], "random-decoded takes 24 real images"),
+    ("transfer", ["--distiller", "random", "--dataset", "mnist-tiny", "--ipc", "5", "--references", "1"],
+     "the reference rows draw 10 x IPC = 50"),
+    ("cl", ["--dataset", "mnist-tiny", "--memory", "21"], "--memory 21 is larger than class"),
+    ("cl", ["--dataset", "mnist-tiny", "--distillers", "ncfm", "--memory", "6"], "use --memory 5 or less"),
+    ("nas", ["--ipc", "7000"], "--ipc 7000 is larger than class"),
+    ("nas", ["--nb201-file", FILE], "--ground-truth official only"),
+    ("nas-truth", ["--dataset", "fashon-mnist"], "Did you mean 'fashion-mnist'"),
+    ("debias", ["--dataset", "colored-mnist-spurious-tiny", "--ipc", "195"], "is larger than class"),
+    ("debias", ["--dataset", "colored-mnist-spurious-tiny", "--set", "arch=convnt"], "Did you mean 'convnet'"),
+    ("pretrain", ["--dataset", "mnist-tiny", "--classes", "10"], "--classes 10 not in mnist-tiny"),
+    ("pretrain", ["--dataset", "mnist-tiny", "--images", "201"], "more than mnist-tiny's 200 training images"),
+    ("sweep", ["--distillers", "herding", "--datasets", "mnist-lt", "--ipc", "100"], "use --ipc 54 or less"),
+    ("bench", ["--only", "all", "distill"], "or all alone"),
+    ("evaluate", ["--synset", ARTIFACT, "--dataset", "mnsit"], "Did you mean 'mnist'"),
 ]
 
 

@@ -172,6 +172,8 @@ def check_ground_truth(kind: str, dataset: str, nb201_file: str | Path | None = 
     if kind == "table" and dataset != "cifar10":
         raise HarnessError(f"the analog-nasbench table holds CIFAR-10 accuracies only, not {dataset}: "
                            "use --ground-truth train (or --dataset cifar10)")
+    if nb201_file is not None and kind != "official":
+        raise HarnessError(f"--nb201-file is read by --ground-truth official only, not {kind}: add it, or drop the file")
     if kind == "official" and nb201_file is None:
         raise HarnessError("--ground-truth official needs --nb201-file PATH (the NAS-Bench-201 .pth file)")
     if kind == "official" and dataset not in ("cifar10", "cifar100"):
