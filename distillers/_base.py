@@ -16,7 +16,7 @@ from typing import Callable, ClassVar
 import torch
 from tqdm.auto import tqdm
 
-from distillers._settings import Count, check_config, declared
+from distillers._settings import Count, Natural, check_config, declared
 from harness.checkpoint import load_state, save_state, state_exists
 from harness.data import ImageData
 from harness.distributed import gather_rows, per_rank, rank_and_size, shard
@@ -36,7 +36,7 @@ class DistillerConfig:
 
 @dataclass(frozen=True)
 class IterativeConfig(DistillerConfig):
-    iterations: Count = 1000
+    iterations: Natural = 1000  # 0: the initial images, not optimised
     real_batch: Count = 256  # real images per class per iteration
     checkpoint_every: Count = 100
 

@@ -88,7 +88,7 @@ SAMPLERS = {"gaussian": sample_gaussian_frequencies, "laplace": sample_multivari
 
 @dataclass(frozen=True)
 class CSDMConfig(IterativeConfig):
-    iterations: Count = 10000  # appendix E.1
+    iterations: Natural = 10000  # appendix E.1
     real_batch: Count = 256
     lr_images: Positive = 0.01
     arch: Arch = "convnet"

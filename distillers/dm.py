@@ -16,12 +16,12 @@ import torch
 
 from distillers._base import register_distiller
 from distillers._random_matching import MatchingConfig, RandomNetworkMatching
-from distillers._settings import Count
+from distillers._settings import Count, Natural
 
 
 @dataclass(frozen=True)
 class DMConfig(MatchingConfig):
-    iterations: Count = 20000
+    iterations: Natural = 20000
     real_batch: Count = 256
 
 

@@ -71,7 +71,7 @@ DISTANCES = ("euclidean", "cf")
 
 @dataclass(frozen=True)
 class EnergyConfig(MatchingConfig):
-    iterations: Count = 20000  # the published budget (real_batch keeps the default 256 per class)
+    iterations: Natural = 20000  # the published budget (real_batch keeps the default 256 per class)
     lr_images: Positive = 0.1
     distance: Annotated[str, OneOf(DISTANCES)] = "euclidean"  # or "cf" (eq. 10-11)
     num_freqs: Count = 128  # cf only

@@ -110,7 +110,7 @@ AUTHORS_MATCHING_AUG = DSAConfig(strategy="color_crop_cutout", single_family=Fal
 
 @dataclass(frozen=True)
 class NCFMConfig(IterativeConfig):
-    iterations: Count = 20000  # the published budget (real_batch keeps the default 256 per class)
+    iterations: Natural = 20000  # the published budget (real_batch keeps the default 256 per class)
     lr_images: Positive = 0.01
     weight_decay: NonNegative = 5e-4
     arch: Arch = "convnet"

@@ -39,7 +39,7 @@ def test_defaults_and_their_command_line_form_are_accepted(name):
 
 
 @pytest.mark.parametrize("distiller, key, value, fragment", [
-    ("dm", "iterations", "-5", "setting 'iterations' must be a whole number from 1 to 10000000, got -5"),
+    ("dm", "iterations", "-5", "setting 'iterations' must be a whole number from 0 to 10000000, got -5"),
     ("dm", "iterations", "1.5", "got '1.5'"),
     ("dm", "lr_images", "nan", "setting 'lr_images' must be a finite number > 0"),
     ("dm", "lr_images", "-1", "got -1.0"),
@@ -68,7 +68,7 @@ def test_values_from_code_are_checked_too():
     from distillers.dm import DMConfig
 
     with pytest.raises(HarnessError, match="setting 'iterations'"):
-        DMConfig(iterations=0)
+        DMConfig(iterations=-1)
     with pytest.raises(HarnessError, match="setting 'lr_images'"):
         DMConfig(lr_images=float("nan"))
     assert DMConfig(lr_images=2).lr_images == 2  # an int is a number
