@@ -15,6 +15,23 @@ import os
 import sys
 from pathlib import Path
 
+from commands._types import (  # noqa: F401 (commands use them as cli.<name>)
+    MAX_SEED,
+    MAX_SEEDS,
+    MAX_WHOLE,
+    POSITIVE,
+    SEED,
+    SEEDS,
+    dataset_name,
+    key_value,
+    names,
+    non_empty,
+    number_list,
+    one_of,
+    output_folder,
+    real_number,
+    whole_number,
+)
 from harness.errors import HarnessError
 from harness.registry import UnknownNameError
 
@@ -56,70 +73,60 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise HarnessError(f"{self.prog}: {message}")
 
-
-def whole_number(minimum: int = 1):
-    """An argparse type: an int >= ``minimum``, refused in one line otherwise."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got '{text}'") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
-        return value
-
-    parse.__name__ = f"whole number >= {minimum}"
-    return parse
+    def add_argument(self, *flags, **kwargs):
+        """Every flag that takes a value refuses an empty one (``--distiller ''``), unless its type
+        says ``empty_ok`` (a list that may be empty)."""
+        action = super().add_argument(*flags, **kwargs)
+        if action.nargs != 0 and not getattr(action.type, "empty_ok", False):
+            action.type = non_empty(action.type)
+        return action
 
 
-POSITIVE = whole_number(1)
+def device_name(text: str) -> str:
+    resolve_device(text)
+    return text
 
 
-def number_list(text: str) -> list[int]:
-    """``1,10,50`` -> [1, 10, 50], each a whole number >= 1."""
-    return [POSITIVE(v.strip()) for v in text.split(",") if v.strip()]
-
-
-def name_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+device_name.kind = "name"
 
 
 def add_output(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", type=Path, metavar="DIR",
+    parser.add_argument("--output", type=output_folder, metavar="DIR",
                         help="output folder: records/, synsets/, cache/, reports/ (default: $DD_OUTPUT, else runs/)")
 
 
 def add_run_flags(parser: argparse.ArgumentParser, progress: bool = True) -> None:
     """``--output``, ``--device`` and (for commands that show progress bars) ``--no-progress``."""
     add_output(parser)
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--device", type=device_name, default="auto",
+                        help="auto (CUDA when present), cpu, cuda, cuda:1, ... (one that this machine has)")
     if progress:
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_dataset(parser: argparse.ArgumentParser, default: str, imbalance: bool = True) -> None:
-    parser.add_argument("--dataset", default=default, help="dataset name (python -m harness ls lists them)")
+    parser.add_argument("--dataset", type=dataset_name, default=default,
+                        help="dataset name (python -m harness ls lists them)")
     if imbalance:
-        parser.add_argument("--imbalance", type=float, default=None,
+        parser.add_argument("--imbalance", type=real_number(1, MAX_WHOLE), default=None,
                             help="imbalance factor n_max/n_min of a long-tailed '<name>-lt' dataset (default 100)")
 
 
 def add_seeds(parser: argparse.ArgumentParser, default: int, what: str = "evaluation seeds") -> None:
-    parser.add_argument("--seeds", type=POSITIVE, default=default, help=f"{what} 0..N-1")
+    parser.add_argument("--seeds", type=SEEDS, default=default, help=f"{what} 0..N-1 (at most {MAX_SEEDS})")
 
 
 def add_protocol(parser: argparse.ArgumentParser, default: str = "quick") -> None:
     from harness.protocol import PROTOCOLS
 
-    parser.add_argument("--protocol", default=default,
+    parser.add_argument("--protocol", type=one_of(PROTOCOLS), default=default,
                         help=f"evaluation protocol, one of: {', '.join(PROTOCOLS)}")
     parser.add_argument("--epochs", type=POSITIVE, help="override the protocol's epochs (changes its fingerprint)")
 
 
 def add_distill_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipc", type=POSITIVE, default=10, help="images per class")
-    parser.add_argument("--seed", type=whole_number(0), default=0, help="distillation seed")
+    parser.add_argument("--seed", type=SEED, default=0, help="distillation seed")
     parser.add_argument("--iterations", type=POSITIVE,
                         help="distillation iterations, over the command's budget (distill: --budget)")
     parser.add_argument("--real-batch", type=POSITIVE,
@@ -129,7 +136,10 @@ def add_distill_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_set_flag(parser: argparse.ArgumentParser, what: str) -> None:
     """``--set KEY=VALUE`` (repeatable), read with :func:`parse_settings`."""
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=f"{what} (repeatable)")
+    parser.add_argument("--set", action="append", type=key_value, default=[], metavar="KEY=VALUE",
+                        help=f"{what} (repeatable)")
+
+
 
 
 def parse_settings(pairs: list[str]) -> dict:
@@ -167,22 +177,68 @@ def imbalance_from_args(args) -> float:
     if not is_long_tailed(args.dataset):
         raise HarnessError(f"--imbalance applies to long-tailed datasets only: use --dataset {args.dataset}-lt, "
                            f"or drop --imbalance")
-    if args.imbalance < 1:
-        raise HarnessError(f"--imbalance must be >= 1 (n_max / n_min), got {args.imbalance:g}")
-    return args.imbalance
+    return check_imbalance(args.dataset, args.imbalance)
+
+
+def check_imbalance(dataset: str, imbalance: float) -> float:
+    """A finite factor from 1 to the smallest class's size of the balanced dataset (past it, the
+    tail class would keep less than one image and the factor would not be the data's)."""
+    from harness.data.core import dataset_facts
+    from harness.data.longtail import SUFFIX
+
+    base = dataset.removesuffix(SUFFIX)
+    smallest = min(dataset_facts(base).counts)
+    if not (isinstance(imbalance, (int, float)) and 1 <= imbalance <= smallest):
+        raise HarnessError(f"imbalance {imbalance!r} of {dataset}: use a number from 1 to {smallest} (n_max / n_min; "
+                           f"past {smallest}, the smallest class of {base}, the tail class keeps less than one image)")
+    return imbalance
 
 
 def resolve_device(name: str):
+    """``name`` as a torch device this machine has: auto, cpu, cuda[:N] (N below the GPU count), mps."""
     import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise HarnessError(f"--device {name} was asked for but CUDA is not available: use --device cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise HarnessError(f"unknown device '{name}': use auto, cpu or cuda[:N]") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise HarnessError(f"--device {name} is not available on this machine: use auto or cpu"
+                           + (f", or cuda[:N] with N < {torch.cuda.device_count()}" if torch.cuda.is_available() else ""))
+    return device
+
+
+def check_distillation(name: str, overrides: dict, dataset: str, ipc: int, imbalance: float = 100.0,
+                       flag: str = "--ipc"):
+    """What a distillation would refuse once it has read the data, checked from the registries and the
+    dataset's metadata before anything is read or written: the distiller, its settings, the IPC
+    against the class sizes (and the real images its initialisation draws), the pretraining classes.
+    ``flag``: the flag that sets the IPC, named in the error. Returns the distiller."""
+    from distillers import create_distiller
+    from harness.data.core import dataset_facts
+
+    distiller = create_distiller(name, overrides)
+    facts = dataset_facts(dataset, imbalance)
+    try:
+        distiller.check_ipc(facts, ipc)
+        distiller.check_init(facts, ipc)
+    except HarnessError as exc:
+        raise HarnessError(str(exc).replace("--ipc", flag)) from None
+    distiller.pretraining_classes(facts)
+    return distiller
+
+
+def check_new_file(path: Path, flag: str) -> None:
+    """A file the command will create: not an existing folder, and its folder not a file."""
+    if path.is_dir():
+        raise HarnessError(f"{flag} {path} is an existing folder: give a file name, e.g. {path / 'set.safetensors'}")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise HarnessError(f"{flag} {path}: {parent} is a file, not a folder")
 
 
 def run_settings(args) -> dict:
@@ -196,6 +252,8 @@ def use_output(folder: Path | None) -> Path:
 
     if folder is not None:
         os.environ["DD_OUTPUT"] = str(folder)
+    if os.environ.get("DD_OUTPUT") == "":
+        raise HarnessError("$DD_OUTPUT is set but empty: unset it (outputs go to runs/) or name a folder")
     root = output_root()
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -259,13 +317,3 @@ def run_command(main, argv=None) -> None:
     except KeyboardInterrupt:
         print("interrupted: finished results are kept; rerun the same command to continue", file=sys.stderr)
         sys.exit(130)
-
-
-def arch_list(text: str) -> list[str]:
-    """``convnet,vgg11`` -> names, each checked against the model registry before any work."""
-    from harness.models import MODELS
-
-    archs = name_list(text)
-    for a in archs:
-        MODELS.get(a)
-    return archs

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from commands import _common as cli
+from harness.errors import HarnessError
 from harness.records import RecordStore, records_path
 
 WRITES = "writes: one record per printed row to <output>/records/bench.jsonl"
@@ -19,15 +20,19 @@ def main(argv=None) -> None:
     from commands.benchmarks import BENCHMARKS
 
     parser = cli.Parser(prog="python -m harness.bench", description=__doc__, epilog=WRITES)
-    parser.add_argument("--only", nargs="*", default=list(DEFAULT_BENCHMARKS),
+    def benchmark(name: str) -> str:
+        return name if name == "all" else cli.one_of(BENCHMARKS)(name)
+
+    benchmark.kind = "name"
+    parser.add_argument("--only", nargs="+", type=benchmark, default=list(DEFAULT_BENCHMARKS),
                         help=f"any of: {', '.join(BENCHMARKS.names())}, or all (eval-train and ncfm-authors add "
                              f"most of the time: every benchmark took 19 minutes on 2 shared cores)")
-    parser.add_argument("--repeats", type=cli.POSITIVE, default=3, help="timed repetitions after one warm-up")
+    parser.add_argument("--repeats", type=cli.whole_number(1, 1000), default=3, help="timed repetitions after one warm-up")
     cli.add_run_flags(parser, progress=False)
     args = parser.parse_args(argv)
-    names = BENCHMARKS.names() if "all" in args.only or not args.only else args.only
-    for name in names:
-        BENCHMARKS.get(name)
+    if len(set(args.only)) < len(args.only) or ("all" in args.only and len(args.only) > 1):
+        raise HarnessError(f"--only lists {' '.join(args.only)}: name each benchmark once, or all alone")
+    names = BENCHMARKS.names() if args.only == ["all"] else args.only
     args.device = cli.resolve_device(args.device)
     cli.use_output(args.output)
     store = RecordStore(records_path("bench"))

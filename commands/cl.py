@@ -23,6 +23,19 @@ WRITES = ("writes: one record per (memory, step, seed) to <output>/records/conti
           "under <output>/synsets/")
 
 
+def check_memories(config) -> None:
+    """The steps against the dataset's classes and every memory (controls included) against their
+    sizes, from the dataset's metadata, before any data is read."""
+    from harness.data.core import dataset_facts
+    from tasks.continual.run import BASELINES, check_config, distiller_plan, equal_budget_memories
+
+    check_config(config, dataset_facts(config.dataset).info.num_classes)
+    plans = {m: distiller_plan(m, config.distiller_settings) for m in config.memories if m not in BASELINES}
+    plans.update(equal_budget_memories(plans, config.memories, config.distiller_settings))
+    for name, (overrides, _, _) in {"random": ({}, None, False), **plans}.items():  # baselines pick real images
+        cli.check_distillation(name, overrides, config.dataset, config.memory, flag="--memory")
+
+
 def main(argv=None) -> None:
     from tqdm.auto import tqdm
 
@@ -33,8 +46,11 @@ def main(argv=None) -> None:
 
     parser = cli.Parser(prog="python -m harness.cl", description=__doc__, epilog=WRITES)
     cli.add_dataset(parser, "fashion-mnist", imbalance=False)
-    parser.add_argument("--distillers", default=",".join(m for m in CLConfig.memories if m not in BASELINES), help=f"comma-separated, from: {', '.join(DISTILLERS.names())}")
-    parser.add_argument("--baselines", default=",".join(b for b in CLConfig.memories if b in BASELINES),
+    parser.add_argument("--distillers", type=cli.names(empty_ok=True),
+                        default=",".join(m for m in CLConfig.memories if m not in BASELINES),
+                        help=f"comma-separated, from: {', '.join(DISTILLERS.names())} (empty for none)")
+    parser.add_argument("--baselines", type=cli.names(empty_ok=True),
+                        default=",".join(b for b in CLConfig.memories if b in BASELINES),
                         help=f"comma-separated, from: {', '.join(BASELINES)} (empty for none)")
     parser.add_argument("--synset", action="append", default=[], metavar="PATH",
                         help="an artifact (e.g. imported) as a memory: at each step its images of the classes seen so "
@@ -47,15 +63,14 @@ def main(argv=None) -> None:
                              "protocol, the quick transfer budget of 100; with paper, each distiller's own)")
     parser.add_argument("--real-batch", type=cli.POSITIVE,
                         help="real images per class per distillation iteration (default: 32 with quick, as above)")
-    parser.add_argument("--arch", default="convnet", help="the learner's architecture")
-    parser.add_argument("--workers", type=cli.whole_number(0), default=0,
+    parser.add_argument("--arch", type=cli.one_of(MODELS), default="convnet", help="the learner's architecture")
+    parser.add_argument("--workers", type=cli.whole_number(0, 1024), default=0,
                         help="(memory, seed) units trained at a time, each in its own process; 0: one per CPU core "
                              "(one process on CUDA)")
     cli.add_protocol(parser)
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
-    MODELS.get(args.arch)  # unknown names fail here, before any work
-    baselines, distillers = cli.name_list(args.baselines), cli.name_list(args.distillers)
+    baselines, distillers = args.baselines, args.distillers
     for b in baselines:
         if b not in BASELINES:
             raise HarnessError(f"unknown baseline '{b}': use {' or '.join(BASELINES)}")
@@ -64,7 +79,6 @@ def main(argv=None) -> None:
             raise HarnessError(f"'{d}' is a baseline memory here: list it in --baselines, not --distillers")
         DISTILLERS.get(d)
     protocol = cli.protocol_from_args(args)
-    cli.use_output(args.output)
     # The quick protocol comes with the quick distillation budget (a CPU run finishes), paper with the
     # distillers' published budgets; --iterations / --real-batch override either.
     budget = dict(PROFILES[args.protocol].distill_budget if args.protocol in PROFILES else ())
@@ -73,6 +87,8 @@ def main(argv=None) -> None:
                       memories=tuple(baselines + distillers), seeds=args.seeds,
                       distiller_settings=tuple(budget.items()), arch=args.arch, protocol=protocol,
                       workers=args.workers, synsets=tuple(args.synset), **cli.run_settings(args))
+    check_memories(config)
+    cli.use_output(args.output)
     details = (f"{args.steps} steps, {args.memory} images per class, {args.seeds} seeds, {config.protocol.epochs} "
                f"epochs, arch {config.arch}, distiller settings {dict(config.distiller_settings) or 'defaults'}; "
                f"test accuracy % on the seen classes")

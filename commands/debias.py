@@ -16,6 +16,22 @@ from commands import _common as cli
 WRITES = "writes: one record per (method, seed) to <output>/records/debias.jsonl; the sets under <output>/synsets/"
 
 
+def check_methods(config) -> None:
+    """The dataset (an attribute, the split), every setting and every method's distillation at the
+    IPC, from the registries and the dataset's metadata, before any data is read."""
+    from harness.data.attributes import attribute_of
+    from harness.data.core import check_dataset
+    from tasks.debias.run import check_settings, method_plan
+
+    attribute_of(config.dataset)
+    check_dataset(config.dataset, config.split)
+    check_settings(config.methods, dict(config.settings))
+    budget = {"iterations": config.iterations, "real_batch": config.real_batch, **dict(config.settings)}
+    for name in config.methods:
+        distiller, overrides, _ = method_plan(name, budget)
+        cli.check_distillation(distiller, overrides, config.dataset, config.ipc)
+
+
 def main(argv=None) -> None:
     from harness.data.spurious import NAME as STAND_IN
     from harness.models import MODELS
@@ -33,25 +49,22 @@ def main(argv=None) -> None:
     cli.add_set_flag(parser, "a distiller setting for every method that has it, e.g. --set attribute_weight=10")
     parser.add_argument("--split", default="test", choices=("test", "val"),
                         help="where to measure: test, or val, the split on which to choose settings")
-    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+    parser.add_argument("--methods", type=cli.names(METHODS), default=",".join(DEFAULT_METHODS),
                         help=f"comma-separated, from: {', '.join(METHODS)} (the paper's table 8: all five)")
     parser.add_argument("--synset", action="append", default=[], metavar="PATH",
                         help="an artifact of the dataset (e.g. imported) to compare beside the methods (repeatable)")
-    parser.add_argument("--arch", default="convnet", help="evaluation architecture")
+    parser.add_argument("--arch", type=cli.one_of(MODELS), default="convnet", help="evaluation architecture")
     cli.add_protocol(parser)
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
-    MODELS.get(args.arch)  # an unknown name fails here, before any work
-    methods = cli.name_list(args.methods)
-    for m in methods:
-        METHODS.get(m)
     protocol = cli.protocol_from_args(args)
-    cli.use_output(args.output)
     config = DebiasConfig(dataset=args.dataset, ipc=args.ipc, seeds=args.seeds, iterations=args.iterations,
                           real_batch=args.real_batch, settings=tuple(cli.parse_settings(args.set).items()),
-                          split=args.split, methods=tuple(methods), synsets=tuple(args.synset), arch=args.arch,
+                          split=args.split, methods=tuple(args.methods), synsets=tuple(args.synset), arch=args.arch,
                           protocol=protocol,
                           **cli.run_settings(args))
+    check_methods(config)
+    cli.use_output(args.output)
     settings = "".join(f", {k}={v}" for k, v in config.settings)
     cli.run_task(TASK, config, "de-biased condensation",
                  f"ipc {args.ipc}, {args.seeds} seeds, arch {config.arch}, distillation iterations "

@@ -24,14 +24,15 @@ WRITES = ("writes: <output>/synsets/<dataset>/<distiller>/ipc<K>-seed<S>-<hash>.
 
 
 def main(argv=None) -> None:
-    from distillers import BUDGETS, DISTILLERS, create_distiller, distil, settings_it_has
+    from distillers import BUDGETS, DISTILLERS, distil, settings_it_has
     from harness.distributed import init_from_env, rank_and_size
 
     parser = cli.Parser(prog="python -m harness.distill", description=__doc__, epilog=WRITES)
-    parser.add_argument("--distiller", required=True, help=f"one of: {', '.join(DISTILLERS.names())}")
+    parser.add_argument("--distiller", type=cli.one_of(DISTILLERS), required=True,
+                        help=f"one of: {', '.join(DISTILLERS.names())}")
     cli.add_dataset(parser, DEFAULT_DATASET)
     cli.add_distill_flags(parser)
-    parser.add_argument("--budget", default="quick",
+    parser.add_argument("--budget", type=cli.one_of(BUDGETS), default="quick",
                         help=f"distillation budget under the flags above, one of: {', '.join(BUDGETS)}")
     parser.add_argument("--artifact", type=Path, metavar="PATH", help="artifact path (default under <output>/synsets/)")
     parser.add_argument("--checkpoint-every", type=cli.POSITIVE,
@@ -41,14 +42,14 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.output is not None and args.output.suffix in (".safetensors", ".json"):
         raise HarnessError(f"--output is the output folder, not the artifact ({args.output}): use --artifact PATH")
-    DISTILLERS.get(args.distiller)
-    budget = BUDGETS.get(args.budget)
+    if args.artifact is not None:
+        cli.check_new_file(args.artifact, "--artifact")
     imbalance = cli.imbalance_from_args(args)
-    cli.use_output(args.output)
-    overrides = {**settings_it_has(args.distiller, budget), **cli.distill_overrides(args)}
+    overrides = {**settings_it_has(args.distiller, BUDGETS.get(args.budget)), **cli.distill_overrides(args)}
     if args.checkpoint_every is not None:
         overrides["checkpoint_every"] = args.checkpoint_every
-    config = create_distiller(args.distiller, overrides).config  # bad settings fail here, before any work
+    config = cli.check_distillation(args.distiller, overrides, args.dataset, args.ipc, imbalance).config
+    cli.use_output(args.output)
     device = init_from_env(cli.resolve_device(args.device))  # joins torchrun's process group, if any
     rank = rank_and_size()[0]
     if rank == 0 and hasattr(config, "iterations"):

@@ -22,17 +22,17 @@ def main(argv=None) -> None:
 
     parser = cli.Parser(prog="python -m harness.evaluate", description=__doc__, epilog=WRITES)
     parser.add_argument("--synset", required=True, help="path to NAME.safetensors (with NAME.json beside it)")
-    parser.add_argument("--dataset", help="refuse the set unless it was distilled from this dataset")
-    parser.add_argument("--archs", "--arch", dest="archs", default="convnet",
+    parser.add_argument("--dataset", type=cli.dataset_name, help="refuse the set unless it was distilled from this dataset")
+    parser.add_argument("--archs", "--arch", dest="archs", type=cli.names(MODELS), default="convnet",
                         help=f"comma-separated architectures from: {', '.join(MODELS.names())}")
     cli.add_protocol(parser)
     cli.add_seeds(parser, 3)
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
-    archs, protocol = cli.arch_list(args.archs), cli.protocol_from_args(args)
-    cli.use_output(args.output)
+    protocol = cli.protocol_from_args(args)
     synset, sha = read_synset(args.synset, args.dataset)
-    records = evaluate_synset(synset, sha, archs, list(range(args.seeds)), protocol,
+    cli.use_output(args.output)
+    records = evaluate_synset(synset, sha, args.archs, list(range(args.seeds)), protocol,
                               default_store("evaluate"), cli.resolve_device(args.device), progress=not args.no_progress)
     print(f"{set_label(synset)} on {synset.info.name}, ipc {synset.ipc}, protocol {protocol.name} "
           f"({protocol.for_dataset(synset.info).fingerprint()}), test accuracy %, final epoch:")

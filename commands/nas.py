@@ -25,32 +25,33 @@ WRITES = ("writes: records to <output>/records/nas.jsonl, the measured ground tr
 def main(argv=None) -> None:
     from distillers import DISTILLERS, setting_names, settings_it_has
     from harness.paths import output_root
-    from tasks.nas import DISCONNECTED, SEARCH_PROTOCOLS, TASK, NASConfig
+    from harness.evaluation import read_synset
+    from tasks.nas import DISCONNECTED, SEARCH_PROTOCOLS, TASK, NASConfig, sample_cells
     from tasks.nas.ground_truth import DEFAULT_GT_BUDGET, MEASURED_BUDGETS
     from tasks.nas.run import REAL_IPC_FACTOR
-    from tasks.nas.sources import GROUND_TRUTHS
+    from tasks.nas.sources import GROUND_TRUTHS, check_ground_truth
     from tasks.transfer import PROFILES
 
     started = time.perf_counter()
     parser = cli.Parser(prog="python -m harness.nas", description=__doc__, epilog=WRITES,
                         renamed={"--archs": "--cells", "--protocol": "--search-protocol"})
     cli.add_dataset(parser, "fashion-mnist", imbalance=False)
-    parser.add_argument("--distiller", default="dm", help=f"one of: {', '.join(DISTILLERS.names())}")
+    parser.add_argument("--distiller", type=cli.one_of(DISTILLERS), default="dm", help=f"one of: {', '.join(DISTILLERS.names())}")
     cli.add_distill_flags(parser)
     parser.add_argument("--synset", help="a distilled artifact to use instead of distilling")
     parser.add_argument("--cells", type=cli.POSITIVE, default=100, help="K, the number of sampled NB201 cells")
-    parser.add_argument("--sample-seed", type=cli.whole_number(0), default=0, help="seed of the cell sample")
+    parser.add_argument("--sample-seed", type=cli.SEED, default=0, help="seed of the cell sample")
     parser.add_argument("--disconnected", choices=DISCONNECTED, default="skip",
                         help="cells whose output is unreachable: skip (sample K connected cells) or keep")
     cli.add_seeds(parser, 1, "training seeds per cell")
     parser.add_argument("--real-ipc", type=cli.POSITIVE,
                         help=f"images per class of the larger random real subset (default: {REAL_IPC_FACTOR} x --ipc, capped)")
-    parser.add_argument("--search-protocol", default="cpu",
+    parser.add_argument("--search-protocol", type=cli.one_of(SEARCH_PROTOCOLS), default="cpu",
                         help=f"how each cell is trained on the proxy set, one of: {', '.join(SEARCH_PROTOCOLS)}")
-    parser.add_argument("--ground-truth", default="shipped",
+    parser.add_argument("--ground-truth", type=cli.one_of(GROUND_TRUTHS), default="shipped",
                         help=f"one of: {', '.join(GROUND_TRUTHS)} (shipped: the package's measurement, offline)")
     parser.add_argument("--nb201-file", help="the NAS-Bench-201 .pth file, for --ground-truth official")
-    parser.add_argument("--gt-budget", help=f"training budget of --ground-truth train, one of: {', '.join(MEASURED_BUDGETS)} "
+    parser.add_argument("--gt-budget", type=cli.one_of(MEASURED_BUDGETS), help=f"training budget of --ground-truth train, one of: {', '.join(MEASURED_BUDGETS)} "
                                           f"(default: {DEFAULT_GT_BUDGET}, the budget of the shipped file)")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
@@ -65,6 +66,12 @@ def main(argv=None) -> None:
             del overrides[flag]
     if args.search_protocol == "cpu":  # the CPU search comes with the quick distillation budget, as transfer
         overrides = {**settings_it_has(args.distiller, PROFILES["quick"].distill_budget), **overrides}
+    sample_cells(args.cells, args.sample_seed, args.disconnected)
+    check_ground_truth(args.ground_truth, args.dataset, args.nb201_file, budget)
+    if args.synset is not None:
+        read_synset(args.synset, args.dataset)
+    else:
+        cli.check_distillation(args.distiller, overrides, args.dataset, args.ipc)
     cli.use_output(args.output)
     config = NASConfig(dataset=args.dataset, distiller=args.distiller, ipc=args.ipc, distill_seed=args.seed,
                        overrides=tuple(sorted(overrides.items())), synset=args.synset,

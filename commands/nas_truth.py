@@ -26,7 +26,7 @@ def main(argv=None) -> None:
     cli.add_dataset(parser, "fashion-mnist", imbalance=False)
     parser.add_argument("--cells", type=cli.POSITIVE, default=100, help="K, the number of sampled NB201 cells")
     cli.add_seeds(parser, 2, "ground-truth seeds")
-    parser.add_argument("--gt-budget", default=DEFAULT_GT_BUDGET, help=f"one of: {', '.join(MEASURED_BUDGETS)}")
+    parser.add_argument("--gt-budget", type=cli.one_of(MEASURED_BUDGETS), default=DEFAULT_GT_BUDGET, help=f"one of: {', '.join(MEASURED_BUDGETS)}")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
     budget = MEASURED_BUDGETS.get(args.gt_budget)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from commands import _common as cli
 from harness.data import DEFAULT_DATASET
+from harness.errors import HarnessError
 
 WRITES = ("writes: <output>/cache/pretrained/<dataset>/<arch>/<recipe cache key>/seed<k>/ "
           "(init.safetensors, final.safetensors, manifest.json naming the recipe, its fingerprint and the "
@@ -18,26 +19,30 @@ WRITES = ("writes: <output>/cache/pretrained/<dataset>/<arch>/<recipe cache key>
 
 
 def class_ids(text: str) -> tuple[int, ...]:
-    """``0,1,2`` -> (0, 1, 2), each a whole number >= 0."""
-    return tuple(cli.whole_number(0)(v.strip()) for v in text.split(",") if v.strip())
+    """``0,1,2`` -> (0, 1, 2), each a whole number >= 0, none repeated."""
+    return tuple(cli.whole_number(0)(v) for v in cli.names()(text))
+
+
+class_ids.kind = "whole-list"
 
 
 def main(argv=None) -> None:
     from distillers import BUDGETS
+    from harness.data.core import dataset_facts
     from harness.models import MODELS
     from harness.pretrained import DEFAULT_PRESET, PRESETS, get_recipe, pretrain_recipe
 
     parser = cli.Parser(prog="python -m harness.pretrain", description=__doc__, epilog=WRITES)
     cli.add_dataset(parser, DEFAULT_DATASET)
-    parser.add_argument("--arch", default="convnet", help=f"one of: {', '.join(MODELS.names())}")
-    parser.add_argument("--preset", default=DEFAULT_PRESET,
+    parser.add_argument("--arch", type=cli.one_of(MODELS), default="convnet", help=f"one of: {', '.join(MODELS.names())}")
+    parser.add_argument("--preset", type=cli.one_of(PRESETS, "pretraining recipe"), default=DEFAULT_PRESET,
                         help=f"the pretraining recipe, one of: {', '.join(PRESETS)} (default {DEFAULT_PRESET}: "
                              f"what every distiller loads unless its config names another)")
-    parser.add_argument("--budget", default="quick",
+    parser.add_argument("--budget", type=cli.one_of(BUDGETS), default="quick",
                         help="the networks of a distillation budget: quick (1 network on 10,000 images, what "
                              "harness.distill's default loads: seconds) or paper (the preset's count on every "
                              "image: what --budget paper loads; minutes per network on a CPU)")
-    parser.add_argument("--count", type=cli.POSITIVE, default=None,
+    parser.add_argument("--count", type=cli.whole_number(1, 1000), default=None,
                         help="number of networks (seeds 0..K-1, a distiller's 'pretrained'), over the budget")
     parser.add_argument("--images", type=cli.whole_number(0), default=None,
                         help="train each network on this many seeded random training images (a distiller's "
@@ -50,10 +55,14 @@ def main(argv=None) -> None:
                              "which no distiller loads (for measuring a longer recipe)")
     cli.add_run_flags(parser, progress=False)
     args = parser.parse_args(argv)
-    MODELS.get(args.arch)
-    BUDGETS.get(args.budget)
-    get_recipe(args.preset)  # an unknown name stops here, with did-you-mean
     imbalance = cli.imbalance_from_args(args)
+    facts = dataset_facts(args.dataset, imbalance)
+    outside = sorted(set(args.classes) - set(range(facts.info.num_classes)))
+    if outside:
+        raise HarnessError(f"--classes {','.join(map(str, outside))} not in {args.dataset} (ids 0..{facts.info.num_classes - 1})")
+    if args.images is not None and args.images > sum(facts.counts):
+        raise HarnessError(f"--images {args.images} is more than {args.dataset}'s {sum(facts.counts)} training images: "
+                           f"use at most that, or 0 for all")
     cli.use_output(args.output)
     device = cli.resolve_device(args.device)
     budget = dict(BUDGETS.get(args.budget))

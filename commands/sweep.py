@@ -51,16 +51,38 @@ class SweepCell:
         return f"{self.distiller}/{self.dataset}/ipc{self.ipc}/{self.arch}/seed{self.seed}"
 
 
+LISTS = {"distillers": str, "datasets": str, "archs": str, "ipc": int}  # one value or a list of them
+SCALARS = {"protocol": str, "device": str, "imbalance": (int, float), "distill": dict}  # one value each
+
+
 def expand(grid: dict) -> list[SweepCell]:
-    """Every combination of the grid's lists, in a stable order."""
+    """Every combination of the grid's lists, in a stable order; a value of the wrong type (a list
+    where one value belongs, a name where a number does), an empty list, a repeated member or a
+    given imbalance out of range is refused in one line."""
+    from harness.data.longtail import is_long_tailed
+
+    def kind(types) -> str:
+        return {str: "a name", int: "a whole number", dict: "a mapping of settings"}.get(types, "a number")
+
     def as_list(key, default=None):
         value = grid.get(key, default)
         if value is None:
             raise HarnessError(f"the sweep grid needs '{key}'")
-        return value if isinstance(value, list) else [value]
+        values = value if isinstance(value, list) else [value]
+        wrong = [v for v in values if not isinstance(v, LISTS.get(key, int)) or isinstance(v, bool)]
+        if wrong or not values or len(set(map(str, values))) < len(values):
+            raise HarnessError(f"the sweep grid's '{key}' must be {kind(LISTS.get(key, int))} or a list of distinct "
+                               f"ones, got {value!r}")
+        return values
 
+    for key, types in SCALARS.items():
+        if key in grid and (not isinstance(grid[key], types) or isinstance(grid[key], bool)):
+            raise HarnessError(f"the sweep grid's '{key}' must be {kind(types)}, got {grid[key]!r}")
+    for dataset in as_list("datasets", "mnist") if "imbalance" in grid else ():
+        if is_long_tailed(dataset):
+            cli.check_imbalance(dataset, grid["imbalance"])
     seeds = grid.get("seeds", 3)
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else as_list("seeds")
     combos = itertools.product(as_list("distillers"), as_list("datasets", "mnist"), as_list("ipc", 10),
                                as_list("archs", "convnet"), seeds)
     return [SweepCell(d, ds, ipc, a, s, grid.get("protocol", "quick"), dict(grid.get("distill") or {}),
@@ -149,52 +171,46 @@ def load_grid(args) -> dict:
 
 
 def check_cells(cells: list[SweepCell]) -> None:
-    """Every cell's names and sizes, before anything is submitted: a bad value fails here in one
-    line, not later inside a job's log."""
-    from distillers import DISTILLERS
-    from harness.data import load_dataset
-    from harness.data.core import dataset_names
+    """Every cell's names, settings and sizes from the registries and the datasets' metadata, before
+    anything is read or submitted: a bad value fails here in one line, not later inside a job's log."""
     from harness.models import MODELS
     from harness.protocol import PROTOCOLS
 
     for cell in cells:
-        DISTILLERS.get(cell.distiller)
         MODELS.get(cell.arch)
         PROTOCOLS.get(cell.protocol)
         cli.resolve_device(cell.device)
-        if not isinstance(cell.ipc, int) or cell.ipc < 1:
-            raise HarnessError(f"ipc must be a whole number >= 1, got {cell.ipc!r}")
-        if not isinstance(cell.seed, int) or cell.seed < 0:
-            raise HarnessError(f"seeds must be whole numbers >= 0, got {cell.seed!r}")
-        if cell.dataset not in dataset_names():
-            load_dataset(cell.dataset)  # the registry's one-line error with "did you mean"
-
-
-def check_sizes(cells: list[SweepCell]) -> None:
-    """Each (distiller, dataset, IPC) fits the dataset's classes (loads each dataset once)."""
-    from distillers import create_distiller
-    from harness.data import load_dataset
-
-    for name, dataset, ipc, imbalance in sorted({(c.distiller, c.dataset, c.ipc, c.imbalance) for c in cells}):
-        create_distiller(name).check_ipc(load_dataset(dataset, "train", imbalance=imbalance), ipc)
+        if not 1 <= cell.ipc <= cli.MAX_WHOLE:
+            raise HarnessError(f"ipc must be a whole number from 1 to {cli.MAX_WHOLE}, got {cell.ipc!r}")
+        if not 0 <= cell.seed <= cli.MAX_SEED:
+            raise HarnessError(f"seeds must be whole numbers from 0 to {cli.MAX_SEED}, got {cell.seed!r}")
+    for name, dataset, ipc, imbalance, distill in sorted({(c.distiller, c.dataset, c.ipc, c.imbalance,
+                                                          tuple(c.distill.items())) for c in cells}):
+        cli.check_distillation(name, dict(distill), dataset, ipc, imbalance)
 
 
 def main(argv=None) -> None:
+    from distillers import DISTILLERS
+    from harness.models import MODELS
+    from harness.protocol import PROTOCOLS
+
     parser = cli.Parser(prog="python -m harness.sweep", description=__doc__, epilog=WRITES)
     parser.add_argument("--grid", help="YAML file with the grid (flags below override its keys)")
-    parser.add_argument("--distillers", type=cli.name_list, help="comma list, e.g. dm,random")
-    parser.add_argument("--datasets", type=cli.name_list, help="comma list (default mnist)")
+    parser.add_argument("--distillers", type=cli.names(DISTILLERS), help="comma list, e.g. dm,random")
+    parser.add_argument("--datasets", type=cli.names(), help="comma list (default mnist)")
     parser.add_argument("--ipc", type=cli.number_list, help="comma list (default 10)")
-    parser.add_argument("--archs", type=cli.name_list, help="comma list (default convnet)")
-    parser.add_argument("--seeds", type=cli.POSITIVE, help="evaluation seeds 0..N-1 (default 3)")
-    parser.add_argument("--protocol", help="evaluation protocol (default quick)")
+    parser.add_argument("--archs", type=cli.names(MODELS), help="comma list (default convnet)")
+    parser.add_argument("--seeds", type=cli.SEEDS, help="evaluation seeds 0..N-1 (default 3)")
+    parser.add_argument("--protocol", type=cli.one_of(PROTOCOLS), help="evaluation protocol (default quick)")
     parser.add_argument("--iterations", type=cli.POSITIVE, help="distillation iterations for every distiller")
-    parser.add_argument("--device", help="auto, cpu, cuda, ... (default auto)")
+    parser.add_argument("--device", type=cli.device_name, help="auto, cpu, cuda, ... (default auto)")
     parser.add_argument("--executor", choices=["local", "slurm"], default="local", help="where jobs run")
-    parser.add_argument("--parallel", type=cli.POSITIVE, default=1, help="jobs at once (local) / array parallelism (slurm)")
+    parser.add_argument("--parallel", type=cli.whole_number(1, 10000), default=1,
+                        help="jobs at once (local) / array parallelism (slurm)")
     parser.add_argument("--partition", help="Slurm partition")
-    parser.add_argument("--gpus", type=cli.POSITIVE, help="GPUs per Slurm job")
-    parser.add_argument("--timeout-min", type=cli.POSITIVE, default=240, help="Slurm time limit per job (minutes)")
+    parser.add_argument("--gpus", type=cli.whole_number(1, 64), help="GPUs per Slurm job")
+    parser.add_argument("--timeout-min", type=cli.whole_number(1, 60 * 24 * 30), default=240,
+                        help="Slurm time limit per job (minutes, at most 30 days)")
     cli.add_output(parser)
     args = parser.parse_args(argv)
     if args.executor == "slurm" and shutil.which("srun") is None:
@@ -203,7 +219,6 @@ def main(argv=None) -> None:
     cells = expand(load_grid(args))
     check_cells(cells)
     cli.use_output(args.output)
-    check_sizes(cells)
     todo = [c for c in cells if not is_done(c)]
     print(f"{len(cells)} cells, {len(cells) - len(todo)} already recorded, {len(todo)} to run")
     folder = output_root() / "sweeps" / "submitit"

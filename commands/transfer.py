@@ -23,8 +23,36 @@ WRITES = ("writes: records to <output>/records/transfer.jsonl (reference rows: t
 DEFAULT_DISTILLER = "dm"
 
 
+def check_sets(distiller: str, settings: dict, args, profile, references: int) -> None:
+    """Every set the run will distil, before any is: the distiller's (or the artifact's), its
+    equal-budget controls and the reference rows' random subsets, against the dataset's class sizes."""
+    from distillers import settings_it_has
+    from distillers.equal_budget import budget_controls
+    from harness.data.core import dataset_facts
+    from harness.evaluation import read_synset
+    from tasks.transfer.references import REAL_IPC_FACTOR
+
+    if args.synset is not None:
+        synset = read_synset(args.synset, args.dataset)[0]
+        dataset, ipc, rho = synset.info.name, synset.ipc, int(synset.meta.get("multi_formation", 1))
+        imbalance = synset.info.imbalance
+    else:
+        dataset, ipc, imbalance = args.dataset, args.ipc or profile.ipc, 100.0
+        budget = settings_it_has(distiller, profile.distill_budget)
+        config = cli.check_distillation(distiller, {**budget, **settings}, dataset, ipc).config
+        rho = getattr(config, "multi_formation", 1)
+    for name, control, _ in budget_controls(rho, ipc):
+        cli.check_distillation(name, control, dataset, ipc, imbalance)
+    smallest = min(dataset_facts(dataset, imbalance).counts)
+    if references and REAL_IPC_FACTOR * ipc > smallest:
+        raise HarnessError(f"the reference rows draw {REAL_IPC_FACTOR} x IPC = {REAL_IPC_FACTOR * ipc} real images per "
+                           f"class but {dataset}'s smallest class has {smallest}: use --references 0 or --ipc "
+                           f"{smallest // REAL_IPC_FACTOR} or less")
+
+
 def main(argv=None) -> None:
-    from distillers import DISTILLERS, create_distiller
+    from distillers import DISTILLERS
+    from harness.models import MODELS
     from harness.paths import output_root
     from harness.records import records_frame
     from reports import build_report
@@ -32,15 +60,15 @@ def main(argv=None) -> None:
     from tasks.transfer import PROFILES, TASK, TransferConfig
 
     parser = cli.Parser(prog="python -m harness.transfer", description=__doc__, epilog=WRITES)
-    parser.add_argument("--distiller", help=f"one of: {', '.join(DISTILLERS.names())} (default {DEFAULT_DISTILLER})")
+    parser.add_argument("--distiller", type=cli.one_of(DISTILLERS), help=f"one of: {', '.join(DISTILLERS.names())} (default {DEFAULT_DISTILLER})")
     parser.add_argument("--synset", help="evaluate this artifact (NAME.safetensors) instead of distilling")
     cli.add_dataset(parser, DEFAULT_DATASET, imbalance=False)
     parser.add_argument("--ipc", type=cli.POSITIVE, default=None,
                         help="images per class (default: the profile's, quick 1, paper 10)")
     cli.add_seeds(parser, 3)
-    parser.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES)}")
-    parser.add_argument("--archs", help="comma-separated architectures (default: the profile's)")
-    parser.add_argument("--references", type=cli.whole_number(0), default=None,
+    parser.add_argument("--profile", type=cli.one_of(PROFILES), default="quick", help=f"one of: {', '.join(PROFILES)}")
+    parser.add_argument("--archs", type=cli.names(MODELS), help="comma-separated architectures (default: the profile's)")
+    parser.add_argument("--references", type=cli.whole_number(0, cli.MAX_SEEDS), default=None,
                         help="seeds of the reference rows on real data (a random subset at 10x the IPC under the "
                              "same protocol, and the full training split for --full-epochs); 0 for none "
                              "(default: the profile's)")
@@ -58,14 +86,14 @@ def main(argv=None) -> None:
     distiller = args.distiller or DEFAULT_DISTILLER
     profile = PROFILES.get(args.profile)
     settings = cli.parse_settings(args.set)
-    if args.synset is None:
-        create_distiller(distiller, settings)  # an unknown name or setting fails here, before any work
-    archs = tuple(cli.arch_list(args.archs)) if args.archs else profile.archs
+    archs = tuple(args.archs) if args.archs else profile.archs
+    references = profile.references if args.references is None else args.references
+    check_sets(distiller, settings, args, profile, references)
     cli.use_output(args.output)
     config = TransferConfig(distiller=distiller, synset=args.synset, dataset=args.dataset, ipc=args.ipc or profile.ipc,
                             archs=archs, seeds=args.seeds, protocol=profile.protocol,
                             distill_budget=profile.distill_budget, settings=tuple(settings.items()),
-                            references=profile.references if args.references is None else args.references,
+                            references=references,
                             full_epochs=profile.full_epochs if args.full_epochs is None else args.full_epochs, **cli.run_settings(args))
     what = distiller if args.synset is None else args.synset
     records = cli.run_task(TASK, config, f"\ntransfer of {what}", (

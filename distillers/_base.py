@@ -16,6 +16,7 @@ from typing import Callable, ClassVar
 import torch
 from tqdm.auto import tqdm
 
+from distillers._settings import Count, Natural, check_config, declared
 from harness.checkpoint import load_state, save_state, state_exists
 from harness.data import ImageData
 from harness.distributed import gather_rows, per_rank, rank_and_size, shard
@@ -26,14 +27,18 @@ from harness.synset import SyntheticSet
 
 @dataclass(frozen=True)
 class DistillerConfig:
-    """Settings shared by all distillers (subclass it to add a method's own)."""
+    """Settings shared by all distillers (subclass it to add a method's own). Every field declares
+    its type and range (:mod:`distillers._settings`), checked when the config is made."""
+
+    def __post_init__(self):
+        check_config(self)
 
 
 @dataclass(frozen=True)
 class IterativeConfig(DistillerConfig):
-    iterations: int = 1000
-    real_batch: int = 256  # real images per class per iteration
-    checkpoint_every: int = 100
+    iterations: Natural = 1000  # 0: the initial images, not optimised
+    real_batch: Count = 256  # real images per class per iteration
+    checkpoint_every: Count = 100
 
 
 @dataclass
@@ -239,37 +244,16 @@ def register_distiller(name: str, **defaults):
     return decorator
 
 
-def _coerce(value, default):
-    """Turn a command-line string into the type of the field's default."""
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return value
-    if isinstance(default, bool):
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise HarnessError(f"expected true/false, got '{value}'")
-    if isinstance(default, tuple):
-        parts = [v.strip() for v in value.split(",") if v.strip()]
-        if default:
-            return tuple(type(default[0])(v) for v in parts)
-        return tuple(int(v) if v.lstrip("-").isdigit() else v for v in parts)  # e.g. pretrain_classes=0,1
-    return type(default)(value)
-
-
 def make_config(cls: type, overrides: dict):
-    """``cls(**overrides)`` with typo suggestions and string coercion for command-line values."""
-    known = {f.name: f for f in fields(cls)}
-    defaults = asdict(cls())
+    """``cls(**overrides)`` with typo suggestions, command-line strings read as each setting's declared
+    type, and every value checked against its declaration (``__post_init__``)."""
+    known = declared(cls)
     values = {}
     for key, value in overrides.items():
         if key not in known:
             raise HarnessError(f"{cls.__name__} has no setting '{key}'.{did_you_mean(key, list(known))} "
                                f"Settings: {', '.join(known)}.")
-        try:
-            values[key] = _coerce(value, defaults[key])
-        except ValueError:
-            raise HarnessError(f"setting '{key}' expects {type(defaults[key]).__name__}, got '{value}'") from None
+        values[key] = known[key].coerce(value)
     return cls(**values)
 
 

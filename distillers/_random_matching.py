@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Callable
+from typing import Annotated, Callable
 
 import torch
 
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext
+from distillers._settings import Arch, Positive, Range
 from distillers._matching import (
     class_augment,
     embed,
@@ -36,9 +37,9 @@ from harness.data import ImageData
 
 @dataclass(frozen=True)
 class MatchingConfig(IterativeConfig):
-    lr_images: float = 1.0
-    momentum: float = 0.5
-    arch: str = "convnet"
+    lr_images: Positive = 1.0
+    momentum: Annotated[float, Range(0, 1, open_high=True)] = 0.5
+    arch: Arch = "convnet"
     dsa: bool = True
 
 

@@ -56,15 +56,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext, present_classes, register_distiller
 from distillers._discrepancy import sample_gaussian_frequencies, sample_multivariate_cauchy_frequencies, sdd
-from distillers._extractors import configured_extractor, extractor_pretraining, resolve_pool
+from distillers._extractors import KINDS, configured_extractor, extractor_pretraining, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, embed, embed_real, pad_by_group, sample_real, siamese_dsa
+from distillers._settings import MAX_VALUE, Arch, ClassIds, Count, Natural, OneOf, Positive, Preset, Range
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
@@ -86,33 +88,37 @@ SAMPLERS = {"gaussian": sample_gaussian_frequencies, "laplace": sample_multivari
 
 @dataclass(frozen=True)
 class CSDMConfig(IterativeConfig):
-    iterations: int = 10000  # appendix E.1
-    real_batch: int = 256
-    lr_images: float = 0.01
-    arch: str = "convnet"
-    extractor: str = "hybrid"
-    pretrain: str = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
-    pretrained: int = 0  # K models of the hybrid extractor; 0 = the recipe's count
-    pretrain_images: int = 0  # > 0: each pretrained model sees a seeded subset of this size (a CPU budget)
-    pretrain_classes: tuple = ()  # () = every class; else only these (e.g. the classes seen so far)
-    kernel: str = "gaussian"
-    bandwidth: float = 0.5
-    num_freqs: int = 1024
-    alpha: float = 0.0  # balanced-data alpha_0; 0 = appendix E's value for the IPC
-    class_alpha: str = "logistic"  # logistic (the harness's formula) | constant (alpha_0 for every class)
-    alpha_bounds: tuple = (0.05, 0.95)
-    tilt: float = 0.5  # logit change per factor e of class size
-    multi_formation: int = 2
+    iterations: Natural = 10000  # appendix E.1
+    real_batch: Count = 256
+    lr_images: Positive = 0.01
+    arch: Arch = "convnet"
+    extractor: Annotated[str, OneOf(KINDS)] = "hybrid"
+    pretrain: Preset = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
+    pretrained: Natural = 0  # K models of the hybrid extractor; 0 = the recipe's count
+    pretrain_images: Natural = 0  # > 0: each pretrained model sees a seeded subset of this size (a CPU budget)
+    pretrain_classes: ClassIds = ()  # () = every class; else only these (e.g. the classes seen so far)
+    kernel: Annotated[str, OneOf(SAMPLERS)] = "gaussian"
+    bandwidth: Positive = 0.5
+    num_freqs: Count = 1024
+    alpha: Annotated[float, Range(0, 1, open_high=True)] = 0.0  # balanced-data alpha_0; 0 = appendix E's value for the IPC
+    class_alpha: Annotated[str, OneOf(CLASS_ALPHA)] = "logistic"  # logistic (the harness's formula) | constant (alpha_0 for every class)
+    alpha_bounds: Annotated[tuple[float, float], Range(0, 1, open_low=True, open_high=True)] = (0.05, 0.95)
+    tilt: Annotated[float, Range(-MAX_VALUE, MAX_VALUE)] = 0.5  # logit change per factor e of class size
+    multi_formation: Count = 2
     dsa: bool = True
 
-    def __post_init__(self):  # a bad setting is refused when the config is made, before any work
-        if self.kernel not in SAMPLERS:
-            raise HarnessError(f"unknown kernel '{self.kernel}': use one of {', '.join(SAMPLERS)}")
-        if self.class_alpha not in CLASS_ALPHA:
-            raise HarnessError(f"unknown class_alpha '{self.class_alpha}': use one of {', '.join(CLASS_ALPHA)}")
-        if self.multi_formation < 1:
-            raise HarnessError(f"multi_formation must be at least 1, got {self.multi_formation}")
+    def __post_init__(self):  # beyond each setting's declaration: alpha_0 between the bounds
+        super().__post_init__()
+        for alpha_0 in [self.alpha] if self.alpha > 0 else {DEFAULT_ALPHA, *BALANCED_ALPHA.values()}:
+            check_alpha(alpha_0, self.alpha_bounds)
         resolve_pool(self)
+
+
+def check_alpha(alpha_0: float, bounds: tuple) -> None:
+    lo, hi = bounds
+    if not 0 < lo < alpha_0 < hi < 1:
+        raise HarnessError(f"need 0 < alpha_bounds[0] < alpha ({alpha_0:g}) < alpha_bounds[1] < 1, "
+                           f"got bounds {bounds}")
 
 
 def balanced_alpha(ipc: int, alpha: float = 0.0) -> float:
@@ -122,10 +128,8 @@ def balanced_alpha(ipc: int, alpha: float = 0.0) -> float:
 
 def class_alphas(counts: list[int], alpha_0: float, bounds: tuple = (0.05, 0.95), tilt: float = 0.5) -> list[float]:
     """alpha_c for classes of ``counts`` real images (formula in the module docstring)."""
+    check_alpha(alpha_0, bounds)
     lo, hi = bounds
-    if not 0 < lo < alpha_0 < hi < 1:
-        raise HarnessError(f"need 0 < alpha_bounds[0] < alpha ({alpha_0}) < alpha_bounds[1] < 1, "
-                           f"got bounds {bounds}")
     if min(counts) < 1:
         raise HarnessError("class_alphas needs every class to hold at least one image")
     log_ref = sum(math.log(n) for n in counts) / len(counts)

@@ -16,12 +16,13 @@ import torch
 
 from distillers._base import register_distiller
 from distillers._random_matching import MatchingConfig, RandomNetworkMatching
+from distillers._settings import Count, Natural
 
 
 @dataclass(frozen=True)
 class DMConfig(MatchingConfig):
-    iterations: int = 20000
-    real_batch: int = 256
+    iterations: Natural = 20000
+    real_batch: Count = 256
 
 
 @register_distiller("dm")

@@ -5,6 +5,7 @@ written (``attribute_loss=eq4``) or one of the harness's bounded forms (the defa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +13,8 @@ import torch.nn.functional as F
 from distillers._base import register_distiller
 from distillers._matching import init_picks
 from distillers._random_matching import MatchBatch
-from distillers.energy import EnergyConfig, EnergyMatching, check_choice, load_critic
+from distillers._settings import NonNegative, OneOf
+from distillers.energy import CRITICS, EnergyConfig, EnergyMatching, load_critic
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.data.core import denormalise
@@ -25,17 +27,11 @@ REAL_SAMPLINGS = ("natural", "balanced", "group")
 
 @dataclass(frozen=True)
 class DebiasConfig(EnergyConfig):
-    critic: str = "classifier"
-    attribute_loss: str = "uniform"  # uniform | hinge (bounded per image) | set (per class) | eq4 (as written)
-    attribute_weight: float = 1.0
-    attribute_init: str = "real"  # real: random real images of the class | balanced: equal per attribute value
-    real_sampling: str = "natural"  # natural: the class's real images | balanced: rarer attribute values repeated
-
-    def __post_init__(self):  # a bad choice is refused when the config is made, before any work
-        super().__post_init__()
-        check_choice("attribute_loss", self.attribute_loss, ATTRIBUTE_LOSSES)
-        check_choice("attribute_init", self.attribute_init, ATTRIBUTE_INITS)
-        check_choice("real_sampling", self.real_sampling, REAL_SAMPLINGS)
+    critic: Annotated[str, OneOf(CRITICS)] = "classifier"
+    attribute_loss: Annotated[str, OneOf(ATTRIBUTE_LOSSES)] = "uniform"  # uniform | hinge (bounded per image) | set (per class) | eq4 (as written)
+    attribute_weight: NonNegative = 1.0
+    attribute_init: Annotated[str, OneOf(ATTRIBUTE_INITS)] = "real"  # real: random real images of the class | balanced: equal per attribute value
+    real_sampling: Annotated[str, OneOf(REAL_SAMPLINGS)] = "natural"  # natural: the class's real images | balanced: rarer attribute values repeated
 
 
 def balanced_picks(data: ImageData, ipc: int, seed: int, classes: list[int], grouped: bool = False) -> list[torch.Tensor]:

@@ -56,6 +56,7 @@ Choices the paper leaves open, made here:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -63,10 +64,9 @@ import torch.nn.functional as F
 from distillers._base import register_distiller
 from distillers._discrepancy import energy_distance, euclidean_distances, sample_gaussian_frequencies
 from distillers._random_matching import MatchBatch, MatchingConfig, RandomNetworkMatching
+from distillers._settings import Arch, ClassIds, Count, Natural, NonNegative, OneOf, Positive, Preset, Seed
 from harness.augment import mix_seed
 from harness.data import ImageData
-from harness.errors import HarnessError
-from harness.registry import did_you_mean
 
 # cfd-ed's manifest entry ``pipeline``: which loop made the set, against the one the paper's row ran in.
 CFD_ED_PIPELINE = ("DM's random-network loop (a fresh random ConvNet per iteration, SGD on the images, fixed "
@@ -80,32 +80,21 @@ DISTANCES = ("euclidean", "cf")
 
 @dataclass(frozen=True)
 class EnergyConfig(MatchingConfig):
-    iterations: int = 20000  # the published budget (real_batch keeps the default 256 per class)
-    lr_images: float = 0.1
-    distance: str = "euclidean"  # or "cf" (eq. 10-11)
-    num_freqs: int = 128  # cf only
-    freq_scale: float = 1.0  # cf only: t ~ N(0, freq_scale^-2 I)
+    iterations: Natural = 20000  # the published budget (real_batch keeps the default 256 per class)
+    lr_images: Positive = 0.1
+    distance: Annotated[str, OneOf(DISTANCES)] = "euclidean"  # or "cf" (eq. 10-11)
+    num_freqs: Count = 128  # cf only
+    freq_scale: Positive = 1.0  # cf only: t ~ N(0, freq_scale^-2 I)
     normalise_features: bool = False
-    critic: str = "none"  # none | classifier (eq. 3/7) | kl (table 4)
-    critic_weight: float = 1.0
-    critic_schedule: str = "linear"  # linear: weight * (maxiter - t) / maxiter; constant: weight
-    critic_arch: str = "convnet"
-    critic_seed: int = 0
-    critic_pretrain: str = "cpu-2epoch"  # pretraining recipe of the critic(s) (harness.pretrained.PRESETS)
-    critic_pretrain_images: int = 0  # > 0: the critic sees a seeded subset of this size (a CPU budget)
-    pretrain_classes: tuple = ()  # () = the critics see every class; else only these (the classes seen so far)
-    diagnostic_every: int = 100  # full energy distance (real term included) into the manifest; 0 = never
-
-    def __post_init__(self):  # a bad choice is refused when the config is made, before any work
-        check_choice("distance", self.distance, DISTANCES)
-        check_choice("critic", self.critic, CRITICS)
-        check_choice("critic_schedule", self.critic_schedule, SCHEDULES)
-
-
-def check_choice(setting: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise HarnessError(f"unknown {setting} '{value}'.{did_you_mean(value, list(choices))} "
-                           f"Use one of: {', '.join(choices)}.")
+    critic: Annotated[str, OneOf(CRITICS)] = "none"  # none | classifier (eq. 3/7) | kl (table 4)
+    critic_weight: NonNegative = 1.0
+    critic_schedule: Annotated[str, OneOf(SCHEDULES)] = "linear"  # linear: weight * (maxiter - t) / maxiter; constant: weight
+    critic_arch: Arch = "convnet"
+    critic_seed: Seed = 0
+    critic_pretrain: Preset = "cpu-2epoch"  # pretraining recipe of the critic(s) (harness.pretrained.PRESETS)
+    critic_pretrain_images: Natural = 0  # > 0: the critic sees a seeded subset of this size (a CPU budget)
+    pretrain_classes: ClassIds = ()  # () = the critics see every class; else only these (the classes seen so far)
+    diagnostic_every: Natural = 100  # full energy distance (real term included) into the manifest; 0 = never
 
 
 def critic_lambda(iteration: int, iterations: int, weight: float = 1.0, schedule: str = "linear") -> float:

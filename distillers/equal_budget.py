@@ -29,6 +29,7 @@ import torch
 from distillers._base import Distiller, DistillerConfig, RunContext, present_classes, register_distiller
 from distillers._formation import decoded_set, formation_meta, init_stored
 from distillers._matching import init_picks
+from distillers._settings import Count
 from harness.data import ImageData
 from harness.errors import HarnessError
 from harness.synset import SyntheticSet
@@ -36,7 +37,7 @@ from harness.synset import SyntheticSet
 
 @dataclass(frozen=True)
 class EqualBudgetConfig(DistillerConfig):
-    multi_formation: int = 2  # rho of the multi-formation set this control is matched to
+    multi_formation: Count = 2  # rho of the multi-formation set this control is matched to
 
 
 class _EqualBudget(Distiller):

@@ -24,13 +24,14 @@ import torch
 
 from distillers._base import register_distiller
 from distillers._discrepancy import euclidean_distances, mmd_gaussian
+from distillers._settings import NonNegative
 from distillers.energy import EnergyConfig, EnergyMatching
 
 
 @dataclass(frozen=True)
 class MMDConfig(EnergyConfig):
-    ed_weight: float = 1.0  # alpha of eq. 13; 0 = Gaussian MMD alone (the energy term is not computed)
-    bandwidth: float = 0.0  # sigma; 0 = median heuristic per iteration
+    ed_weight: NonNegative = 1.0  # alpha of eq. 13; 0 = Gaussian MMD alone (the energy term is not computed)
+    bandwidth: NonNegative = 0.0  # sigma; 0 = median heuristic per iteration
 
 
 def median_bandwidth(real: torch.Tensor, weights: torch.Tensor, syn: torch.Tensor) -> float:

@@ -72,6 +72,7 @@ across processes do not change the result (except under ``image_step=class``, ab
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn as nn
@@ -80,11 +81,25 @@ import torch.nn.functional as F
 from distillers import _ncfm_parts as parts
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext, register_distiller
 from distillers._discrepancy import ncfd, sample_gaussian_frequencies
-from distillers._extractors import configured_extractor, extractor_pretraining, resolve_pool
+from distillers._extractors import KINDS, configured_extractor, extractor_pretraining, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, class_blocks, embed, embed_real, pad_by_group, sample_real, siamese_dsa
 from distillers._ncfm_parts import FREQS_PER_ROW, SAMPLERS, MixtureSampler, MLPSampler
 from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI, OFFICIAL_PSI_TRAINED
+from distillers._settings import (
+    MAX_COUNT,
+    MAX_VALUE,
+    Arch,
+    ClassIds,
+    Count,
+    Fraction,
+    Natural,
+    NonNegative,
+    OneOf,
+    Positive,
+    Preset,
+    Range,
+)
 from harness.augment import DSAConfig, mix_seed
 from harness.data import ImageData
 from harness.distributed import all_reduce_gradients
@@ -92,11 +107,7 @@ from harness.errors import HarnessError
 from harness.pretrained import pretrained_model
 
 PSI_KEY, PSI_INIT_KEY = -5, -6  # class slots of mix_seed for psi's noise and initial weights
-CHOICES = {"psi": ("mixture", "mlp", "none"), "psi_optimizer": ("adam", "sgd"), "psi_schedule": ("iteration", "class"),
-           "matching_aug": ("dsa", "authors"), "init": ("random", "authors"), "real_sample": ("random", "first"),
-           "image_step": ("iteration", "class"), "calibration_teacher": ("fixed", "drawn"),
-           "frequency_draw": ("iteration", "class"), "psi_update": ("ascent", "none"),
-           "image_optimizer": ("adamw", "authors")}
+PER = ("iteration", "class")  # once per iteration, or once per class (the authors' loop)
 CALIB_KEY = -7  # the mix_seed slot of the calibration step's augmentation
 __all__ = ["NCFM", "NCFMConfig", "MixtureSampler", "MLPSampler"]
 # the authors' matching augmentation (aug_type color_crop_cutout, DiffAug batch=True: every family
@@ -105,54 +116,49 @@ AUTHORS_MATCHING_AUG = DSAConfig(strategy="color_crop_cutout", single_family=Fal
 
 @dataclass(frozen=True)
 class NCFMConfig(IterativeConfig):
-    iterations: int = 20000  # the published budget (real_batch keeps the default 256 per class)
-    lr_images: float = 0.01
-    weight_decay: float = 5e-4
-    image_optimizer: str = "adamw"  # adamw: AdamW(lr_images, weight_decay); authors: their per-dataset choice
-    arch: str = "convnet"
-    extractor: str = "hybrid"
-    pretrain: str = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
-    pretrained: int = 0  # K models in the hybrid extractor's pool; 0 = the recipe's count
-    pretrain_images: int = 0  # > 0: each pretrained model sees a seeded subset of this size (a CPU budget)
-    pretrain_classes: tuple = ()  # () = every class; else only these (e.g. the classes seen so far)
-    lr_plateau_patience: int = 0  # > 0: image lr x0.5 after this many iterations without a lower loss
-    num_freqs: int = 1024
-    alpha: float = 0.5
-    psi: str = "mixture"
-    psi_optimizer: str = "adam"
-    psi_lr: float = 1e-3
-    psi_steps: int = 1
-    psi_every: int = 1
-    psi_schedule: str = "iteration"  # iteration: one psi step per iteration; class: one after each class
-    psi_scale_bounds: tuple = (0.5, 2.0)  # mixture scales s in [lo, hi] (MixtureSampler)
-    psi_update: str = "ascent"  # ascent: psi maximises the discrepancy; none: psi stays at its random init
-    loss_scale: float = 1.0
-    matching_aug: str = "dsa"
+    iterations: Natural = 20000  # the published budget (real_batch keeps the default 256 per class)
+    lr_images: Positive = 0.01
+    weight_decay: NonNegative = 5e-4
+    image_optimizer: Annotated[str, OneOf(("adamw", "authors"))] = "adamw"  # adamw: AdamW(lr_images, weight_decay); authors: their per-dataset choice
+    arch: Arch = "convnet"
+    extractor: Annotated[str, OneOf(KINDS)] = "hybrid"
+    pretrain: Preset = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
+    pretrained: Natural = 0  # K models in the hybrid extractor's pool; 0 = the recipe's count
+    pretrain_images: Natural = 0  # > 0: each pretrained model sees a seeded subset of this size (a CPU budget)
+    pretrain_classes: ClassIds = ()  # () = every class; else only these (e.g. the classes seen so far)
+    lr_plateau_patience: Natural = 0  # > 0: image lr x0.5 after this many iterations without a lower loss
+    num_freqs: Annotated[int, Range(FREQS_PER_ROW, MAX_COUNT, multiple=FREQS_PER_ROW)] = 1024
+    alpha: Fraction = 0.5
+    psi: Annotated[str, OneOf(("mixture", "mlp", "none"))] = "mixture"
+    psi_optimizer: Annotated[str, OneOf(("adam", "sgd"))] = "adam"
+    psi_lr: Positive = 1e-3
+    psi_steps: Count = 1
+    psi_every: Count = 1
+    psi_schedule: Annotated[str, OneOf(PER)] = "iteration"  # iteration: one psi step per iteration; class: one after each class
+    psi_scale_bounds: Annotated[tuple[float, float], Range(0, MAX_VALUE, open_low=True)] = (0.5, 2.0)  # mixture scales s in [lo, hi] (MixtureSampler)
+    psi_update: Annotated[str, OneOf(("ascent", "none"))] = "ascent"  # ascent: psi maximises the discrepancy; none: psi stays at its random init
+    loss_scale: Positive = 1.0
+    matching_aug: Annotated[str, OneOf(("dsa", "authors"))] = "dsa"
     normalise_features: bool = True
-    multi_formation: int = 2
+    multi_formation: Count = 2
     dsa: bool = True
-    class_block: int = 0  # classes per block; 0: as many as fit SYN_BLOCK_IMAGES (256) decoded images
+    class_block: Natural = 0  # classes per block; 0: as many as fit SYN_BLOCK_IMAGES (256) decoded images
     soft_labels: bool = False
-    soft_temperature: float = 1.0
-    calibration: float = 0.0
-    calibration_teacher: str = "fixed"  # fixed: pretrained network 0; drawn: the iteration's network (authors')
-    calibration_steps: int = 0  # 0: calibration added to the image loss; n: its own n image steps per iteration
-    frequency_draw: str = "iteration"  # iteration: one draw for every class; class: a fresh one per class (authors')
-    lr_plateau_factor: float = 0.5  # the image lr's factor on a plateau (lr_plateau_patience > 0)
-    image_step: str = "iteration"  # iteration: one image step per iteration; class: one per class (authors')
+    soft_temperature: Positive = 1.0
+    calibration: NonNegative = 0.0
+    calibration_teacher: Annotated[str, OneOf(("fixed", "drawn"))] = "fixed"  # fixed: pretrained network 0; drawn: the iteration's network (authors')
+    calibration_steps: Natural = 0  # 0: calibration added to the image loss; n: its own n image steps per iteration
+    frequency_draw: Annotated[str, OneOf(PER)] = "iteration"  # iteration: one draw for every class; class: a fresh one per class (authors')
+    lr_plateau_factor: Annotated[float, Range(0, 1, open_low=True)] = 0.5  # the image lr's factor on a plateau (lr_plateau_patience > 0)
+    image_step: Annotated[str, OneOf(PER)] = "iteration"  # iteration: one image step per iteration; class: one per class (authors')
     pixel_space: bool = False  # images kept in [0, 1] pixels, clamped at each iteration's start (authors')
-    init: str = "random"  # random: seeded real images per class; authors: each class's first, their tiling
-    real_sample: str = "random"  # random: a fresh seeded real batch per iteration; first: a class's first images
+    init: Annotated[str, OneOf(("random", "authors"))] = "random"  # random: seeded real images per class; authors: each class's first, their tiling
+    real_sample: Annotated[str, OneOf(("random", "first"))] = "random"  # random: a fresh seeded real batch per iteration; first: a class's first images
 
-    def __post_init__(self):  # a bad setting is refused when the config is made, before any work
-        for key, allowed in CHOICES.items():
-            if getattr(self, key) not in allowed:
-                raise HarnessError(f"unknown {key} '{getattr(self, key)}': use one of {', '.join(allowed)}")
-        if self.num_freqs < FREQS_PER_ROW or self.num_freqs % FREQS_PER_ROW:
-            raise HarnessError(f"num_freqs must be a positive multiple of {FREQS_PER_ROW}, got {self.num_freqs}")
-        if min(self.multi_formation, self.psi_steps, self.psi_every) < 1 or min(self.class_block, self.calibration_steps) < 0:
-            raise HarnessError("multi_formation, psi_steps and psi_every must be at least 1, class_block and "
-                               "calibration_steps at least 0")
+    def __post_init__(self):  # beyond each setting's declaration: the settings that go together
+        super().__post_init__()
+        if self.psi_scale_bounds[0] > self.psi_scale_bounds[1]:
+            raise HarnessError(f"psi_scale_bounds must be lo,hi with lo <= hi, got {self.psi_scale_bounds}")
         if self.calibration_teacher == "drawn" and self.extractor != "hybrid":
             raise HarnessError("calibration_teacher=drawn takes the hybrid extractor's network: set extractor=hybrid")
         resolve_pool(self)

@@ -3,7 +3,8 @@ import time
 import pytest
 import torch
 
-from harness.data import load_dataset
+from harness.data import DATASETS, load_dataset
+from harness.data.core import dataset_facts
 from harness.data.longtail import long_tailed_counts
 from harness.errors import HarnessError
 
@@ -66,3 +67,19 @@ def test_cifar_loader_reads_torchvision_format(monkeypatch, tmp_path):
     images, labels = DATASETS.get("cifar10").read("train")
     assert images.shape == (20, 3, 32, 32) and images.dtype == torch.uint8
     assert labels.tolist() == [0, 1, 2, 3] * 5
+
+
+OFFLINE = [n for n in DATASETS.names() if not n.startswith(("cifar", "celeba"))]  # the others need files or internet
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_registered_class_counts_are_the_data(name):
+    """The checks before a run read class sizes from the registry: they must be the data's."""
+    facts, data = dataset_facts(name), load_dataset(name, "train")
+    assert facts.class_counts() == data.class_counts() and facts.info == data.info
+
+
+@pytest.mark.parametrize("imbalance", [1.0, 10.0, 100.0, 5421.0])
+def test_long_tailed_counts_come_from_the_metadata(imbalance):
+    facts, data = dataset_facts("mnist-lt", imbalance), load_dataset("mnist-lt", "train", imbalance=imbalance)
+    assert facts.class_counts() == data.class_counts() and facts.info == data.info

@@ -169,7 +169,7 @@ def test_soft_labels_and_calibration_are_recorded(tiny):
 
 
 def test_bad_settings_are_refused(tiny):
-    with pytest.raises(HarnessError, match="unknown psi 'mixtur'"):
+    with pytest.raises(HarnessError, match="setting 'psi' must be one of mixture, mlp, none, got 'mixtur'"):
         _ncfm(psi="mixtur").distil(tiny, 1, RunContext(progress=False))
     with pytest.raises(HarnessError, match="multiple of 16"):
         _ncfm(num_freqs=100).distil(tiny, 1, RunContext(progress=False))

@@ -71,18 +71,23 @@ def _view_reader(base: str):
     return read
 
 
-def register_attributed_dataset(info: DatasetInfo, attribute: Attribute, cache_on_disk: bool = True,
+def register_attributed_dataset(info: DatasetInfo, attribute: Attribute, groups: list[int], cache_on_disk: bool = True,
                                 splits: tuple[str, ...] = ("train", "val", "test")):
     """Decorator for ``read(split) -> (uint8 images, labels, attributes)``; also registers the view.
-    Group-robustness data comes with a validation split (group-balanced where it can be), the
-    place to choose settings: worst-group test accuracy is reported, never selected on."""
+    ``groups``: the training split's images per (label, attribute) group, group = label x A +
+    attribute (the class sizes of both). Group-robustness data comes with a validation split
+    (group-balanced where it can be), the place to choose settings: worst-group test accuracy is
+    reported, never selected on."""
 
     def decorator(read):
-        register_dataset(info, cache_on_disk, splits)(read)
-        view = replace(info, name=info.name + ATTRIBUTE_VIEW_SUFFIX, num_classes=len(attribute.values),
+        values = len(attribute.values)
+        register_dataset(info, tuple(sum(groups[c * values:(c + 1) * values]) for c in range(info.num_classes)),
+                         cache_on_disk, splits)(read)
+        view = replace(info, name=info.name + ATTRIBUTE_VIEW_SUFFIX, num_classes=values,
                        class_names=attribute.values,
                        source=f"{info.source}; labelled by the attribute '{attribute.name}'")
-        register_dataset(view, cache_on_disk=False, splits=splits)(_view_reader(info.name))  # the base is cached
+        register_dataset(view, tuple(sum(groups[a::values]) for a in range(values)), cache_on_disk=False,
+                         splits=splits)(_view_reader(info.name))  # the base is cached
         ATTRIBUTES[info.name] = attribute
         return read
 

@@ -64,7 +64,8 @@ def _open(split: str):
         ) from None
 
 
-@register_attributed_dataset(INFO, Attribute(ATTRIBUTE, ("female", "male")))
+# the training subset's groups (not blond, blond) x (female, male), the quotas in the docstring
+@register_attributed_dataset(INFO, Attribute(ATTRIBUTE, ("female", "male")), [4401, 4108, 1406, 85])
 def read_celeba_blond(split: str):
     ds = _open("valid" if split == "val" else split)  # torchvision's name for the official validation split
     labels = ds.attr[:, ds.attr_names.index(LABEL)].long()

@@ -91,35 +91,67 @@ def denormalise(images: torch.Tensor, info: DatasetInfo) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registered dataset: its info and a function ``(split) -> (uint8 images, labels)``, or
+    """A registered dataset: its info, the images per class of its training split (so sizes are
+    checked before anything is read) and a function ``(split) -> (uint8 images, labels)``, or
     ``(uint8 images, labels, attributes)`` for a dataset with a per-image (spurious) attribute."""
 
     info: DatasetInfo
     read: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+    train_counts: tuple[int, ...]
     cache_on_disk: bool = True
     splits: tuple[str, ...] = SPLITS  # "val": a validation split, disjoint from train and test
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """A training split as the registered metadata describes it, nothing read: its info (a
+    variant's name and imbalance) and images per class. It answers ``info`` and ``class_counts()``
+    as :class:`ImageData` does, so the checks that take data (e.g. a distiller's IPC) run on it."""
+
+    info: DatasetInfo
+    counts: tuple[int, ...]
+    split: str = "train"
+
+    def class_counts(self) -> list[int]:
+        return list(self.counts)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 
-def register_dataset(info: DatasetInfo, cache_on_disk: bool = True, splits: tuple[str, ...] = SPLITS):
-    """Decorator for ``read(split)`` (``split`` one of ``splits``); registers ``info.name``."""
+def register_dataset(info: DatasetInfo, train_counts: tuple[int, ...], cache_on_disk: bool = True,
+                     splits: tuple[str, ...] = SPLITS):
+    """Decorator for ``read(split)`` (``split`` one of ``splits``); registers ``info.name`` with the
+    images per class of its training split (a test checks them against the data)."""
 
     def decorator(read):
-        DATASETS.register(info.name)(DatasetSpec(info, read, cache_on_disk, splits))
+        if len(train_counts) != info.num_classes:
+            raise ValueError(f"dataset '{info.name}': {len(train_counts)} class counts for {info.num_classes} classes")
+        DATASETS.register(info.name)(DatasetSpec(info, read, tuple(train_counts), cache_on_disk, splits))
         return read
 
     return decorator
 
 
-VARIANTS: Registry = Registry("dataset variant")  # name suffix -> view(data, split, imbalance)
+@dataclass(frozen=True)
+class Variant:
+    view: Callable[[ImageData, str, float], ImageData]
+    facts: Callable[[DataFacts, float], DataFacts]
 
 
-def register_variant(suffix: str):
+VARIANTS: Registry[Variant] = Registry("dataset variant")  # name suffix -> its view of the data and of the facts
+
+
+def register_variant(suffix: str, facts: Callable[[DataFacts, float], DataFacts]):
     """Decorator for ``view(data, split, imbalance) -> ImageData``: ``<name><suffix>`` is that view
-    of every registered dataset (e.g. ``-lt``, registered by :mod:`harness.data.longtail`)."""
-    return VARIANTS.register(suffix)
+    of every registered dataset (e.g. ``-lt``, registered by :mod:`harness.data.longtail`);
+    ``facts(facts, imbalance)`` is the same view of the metadata."""
+
+    def decorator(view):
+        VARIANTS.register(suffix)(Variant(view, facts))
+        return view
+
+    return decorator
 
 
 def dataset_names() -> list[str]:
@@ -147,6 +179,28 @@ def registered_info(name: str) -> DatasetInfo | None:
     return DATASETS.get(base).info if base in DATASETS else None
 
 
+def check_dataset(name: str, split: str = "train") -> DatasetSpec:
+    """The spec behind ``name``; an unknown name or split is refused in one line, with "did you mean"."""
+    if split_variant(name)[0] not in DATASETS:
+        raise HarnessError(
+            f"unknown dataset '{name}'.{did_you_mean(name, dataset_names())} "
+            f"Known: {', '.join(dataset_names())}."
+        )
+    spec = DATASETS.get(split_variant(name)[0])
+    if split not in spec.splits:
+        raise HarnessError(f"{name} has no split '{split}': use one of {', '.join(spec.splits)}")
+    return spec
+
+
+def dataset_facts(name: str, imbalance: float = 100.0) -> DataFacts:
+    """The training split of ``name`` (a variant with ``imbalance``) from the registered metadata."""
+    check_dataset(name)
+    base, variant = split_variant(name)
+    spec = DATASETS.get(base)
+    facts = DataFacts(spec.info, spec.train_counts)
+    return VARIANTS.get(variant).facts(facts, imbalance) if variant else facts
+
+
 def _read(spec: DatasetSpec, split: str) -> dict[str, torch.Tensor]:
     """The reader's tensors by name: images, labels and (when it gives them) attributes."""
     return dict(zip(("images", "labels", "attributes"), spec.read(split)))
@@ -171,15 +225,8 @@ def load_dataset(name: str = DEFAULT_DATASET, split: str = "train", imbalance: f
     A variant name (``<name>-lt``: the long-tailed training split with the given ``imbalance``
     factor, the test split balanced) goes through its registered view.
     """
+    spec = check_dataset(name, split)
     base, variant = split_variant(name)
-    if base not in DATASETS:
-        raise HarnessError(
-            f"unknown dataset '{name}'.{did_you_mean(name, dataset_names())} "
-            f"Known: {', '.join(dataset_names())}."
-        )
-    spec = DATASETS.get(base)
-    if split not in spec.splits:
-        raise HarnessError(f"{name} has no split '{split}': use one of {', '.join(spec.splits)}")
     tensors = _read_cached(base, split)
     data = ImageData(tensors["images"], tensors["labels"], spec.info, split, tensors.get("attributes"))
-    return VARIANTS.get(variant)(data, split, imbalance) if variant else data
+    return VARIANTS.get(variant).view(data, split, imbalance) if variant else data

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import torch
 
-from harness.data.core import ImageData, register_variant
+from harness.data.core import DataFacts, ImageData, register_variant
 from harness.errors import HarnessError
 
 SUFFIX = "-lt"
@@ -47,7 +47,13 @@ def long_tailed(data: ImageData, imbalance: float, seed: int = 0) -> ImageData:
     return out
 
 
-@register_variant(SUFFIX)
+def long_tailed_facts(facts: DataFacts, imbalance: float) -> DataFacts:
+    """The class sizes :func:`long_tailed` keeps, from the balanced split's metadata."""
+    counts = long_tailed_counts(min(facts.counts), facts.info.num_classes, imbalance)
+    return DataFacts(replace(facts.info, name=f"{facts.info.name}{SUFFIX}", imbalance=float(imbalance)), tuple(counts))
+
+
+@register_variant(SUFFIX, long_tailed_facts)
 def long_tailed_view(data: ImageData, split: str, imbalance: float) -> ImageData:
     """``<name>-lt``: the long-tailed training split; the test split stays balanced (renamed only)."""
     if split == "train":

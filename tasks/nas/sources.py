@@ -147,27 +147,37 @@ def make_ground_truth(kind: str, dataset: str, nb201_file: str | Path | None = N
     ``budget`` (default :data:`DEFAULT_GT_BUDGET`); ``table``: analog-nasbench (CIFAR-10 only);
     ``official``: the NAS-Bench-201 file at ``nb201_file`` (CIFAR-10 or CIFAR-100). A ``budget``
     that is not the one the ground truth has is refused."""
+    check_ground_truth(kind, dataset, nb201_file, budget)
+    if kind == "shipped":
+        return ShippedGroundTruth(dataset)
+    if kind == "train":
+        return MeasuredGroundTruth(dataset, budget or MEASURED_BUDGETS[DEFAULT_GT_BUDGET], device, progress)
+    if kind == "table":
+        return AnalogNasBenchTable()
+    return OfficialNB201(nb201_file, dataset)
+
+
+def check_ground_truth(kind: str, dataset: str, nb201_file: str | Path | None = None,
+                       budget: MeasuredBudget | None = None) -> None:
+    """What :func:`make_ground_truth` refuses, checked without measuring or writing anything."""
     GROUND_TRUTHS.get(kind)  # an unknown kind: one line with "did you mean"
     if budget is not None and kind in ("table", "official"):
         raise HarnessError(f"--gt-budget applies to a measured ground truth, not to --ground-truth {kind}: drop it")
     if kind == "shipped":
-        truth = ShippedGroundTruth(dataset)
-        shipped = truth.content["budget"]["name"]
+        shipped = ShippedGroundTruth(dataset).content["budget"]["name"]
         if budget is not None and budget.name != shipped:
             short = budget.name.removeprefix("nb201-measured-")
             raise HarnessError(f"the shipped ground truth of {dataset} was measured under {shipped.removeprefix('nb201-measured-')}, "
                                f"not {short}: add --ground-truth train to measure {short} here, or drop --gt-budget")
-        return truth
-    if kind == "train":
-        return MeasuredGroundTruth(dataset, budget or MEASURED_BUDGETS[DEFAULT_GT_BUDGET], device, progress)
-    if kind == "table":
-        if dataset != "cifar10":
-            raise HarnessError(f"the analog-nasbench table holds CIFAR-10 accuracies only, not {dataset}: "
-                               "use --ground-truth train (or --dataset cifar10)")
-        return AnalogNasBenchTable()
-    if nb201_file is None:
+    if kind == "table" and dataset != "cifar10":
+        raise HarnessError(f"the analog-nasbench table holds CIFAR-10 accuracies only, not {dataset}: "
+                           "use --ground-truth train (or --dataset cifar10)")
+    if nb201_file is not None and kind != "official":
+        raise HarnessError(f"--nb201-file is read by --ground-truth official only, not {kind}: add it, or drop the file")
+    if kind == "official" and nb201_file is None:
         raise HarnessError("--ground-truth official needs --nb201-file PATH (the NAS-Bench-201 .pth file)")
-    if dataset not in ("cifar10", "cifar100"):
+    if kind == "official" and dataset not in ("cifar10", "cifar100"):
         raise HarnessError(f"the NAS-Bench-201 file covers cifar10 and cifar100 among the harness datasets, not "
                            f"{dataset}: use --ground-truth train")
-    return OfficialNB201(nb201_file, dataset)
+    if kind == "official" and not Path(nb201_file).is_file():
+        raise HarnessError(f"--nb201-file {nb201_file} is not a file: give the NAS-Bench-201 .pth file")
