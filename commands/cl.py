@@ -27,9 +27,10 @@ def check_memories(config) -> None:
     """The steps against the dataset's classes and every memory (controls included) against their
     sizes, from the dataset's metadata, before any data is read."""
     from harness.data.core import dataset_facts
-    from tasks.continual.run import BASELINES, check_config, distiller_plan, equal_budget_memories
+    from tasks.continual.run import BASELINES, check_config, distiller_plan, equal_budget_memories, given_memories
 
     check_config(config, dataset_facts(config.dataset).info.num_classes)
+    given_memories(config)  # each given set verified, of the dataset, at the memory's stored count
     plans = {m: distiller_plan(m, config.distiller_settings) for m in config.memories if m not in BASELINES}
     plans.update(equal_budget_memories(plans, config.memories, config.distiller_settings))
     for name, (overrides, _, _) in {"random": ({}, None, False), **plans}.items():  # baselines pick real images

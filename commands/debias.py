@@ -21,6 +21,7 @@ def check_methods(config) -> None:
     IPC, from the registries and the dataset's metadata, before any data is read."""
     from harness.data.attributes import attribute_of
     from harness.data.core import check_dataset
+    from harness.synset import load_synset
     from tasks.debias.run import check_settings, method_plan
 
     attribute_of(config.dataset)
@@ -30,6 +31,8 @@ def check_methods(config) -> None:
     for name in config.methods:
         distiller, overrides, _ = method_plan(name, budget)
         cli.check_distillation(distiller, overrides, config.dataset, config.ipc)
+    for path in config.synsets:  # each given set verified and of the dataset
+        load_synset(path, expect_dataset=config.dataset)
 
 
 def main(argv=None) -> None:

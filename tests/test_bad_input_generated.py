@@ -21,7 +21,7 @@ from distillers._settings import OneOf, Range, declared
 
 ROOT = Path(__file__).resolve().parents[1]
 HUGE = str(10**12)
-ARTIFACT, FILE = "{artifact}", "{file}"
+ARTIFACT, FILE, CHECKOUT = "{artifact}", "{file}", "{checkout}"
 BASE = {  # argv that passes every check and would run the smallest work; the bad flag comes after it
     "distill": ["--distiller", "random", "--dataset", "mnist-tiny", "--ipc", "1"],
     "evaluate": ["--synset", ARTIFACT],
@@ -36,9 +36,12 @@ BASE = {  # argv that passes every check and would run the smallest work; the ba
     "report": [],
     "validate": [ARTIFACT],
     "ls": [],
+    "import": [ARTIFACT, "--dataset", "mnist-tiny"],
+    "agree": ["--code", "dm", "--authors", CHECKOUT],
+    "agreement-page": [],
 }
-PATHS_IN = {"--synset", "--grid", "--nb201-file", "path"}  # files the command reads
-TEXT = {"--title", "--partition"}  # free text: only an empty value is wrong
+PATHS_IN = {"--synset", "--grid", "--nb201-file", "path", "source", "--authors"}  # files the command reads
+TEXT = {"--title", "--partition", "--name", "--source", "--page"}  # free text: only an empty value is wrong
 
 
 class Validated(Exception):
@@ -145,6 +148,9 @@ def checked(artifact, output_dir, tmp_path_factory, monkeypatch, capsys):
     """``run(command, argv) -> (status, stderr lines)`` in process, the output folder unchanged."""
     file = tmp_path_factory.mktemp("file") / "plain.txt"
     file.write_text("a, b\n")
+    checkout = tmp_path_factory.mktemp("checkout")  # the files agree's dm check looks for (its checks never run here)
+    for name in ("main_DM.py", "utils.py", "networks.py"):
+        (checkout / name).write_text("")
 
     use_output = _common.use_output
 
@@ -156,7 +162,7 @@ def checked(artifact, output_dir, tmp_path_factory, monkeypatch, capsys):
     monkeypatch.setattr(_common, "use_output", validated)
 
     def run(command, argv):
-        argv = [a.replace(ARTIFACT, artifact).replace(FILE, str(file)) for a in argv]
+        argv = [a.replace(ARTIFACT, artifact).replace(FILE, str(file)).replace(CHECKOUT, str(checkout)) for a in argv]
         before = _files(output_dir)
         try:
             entry_point(command, argv)

@@ -195,11 +195,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "set"
 
 
-def import_set(source: str | Path, dataset: str, options: ImportOptions = ImportOptions(),
-               artifact: Path | None = None) -> Path:
-    """Read ``source``, check it against ``dataset`` and write the artifact (default
-    ``<output>/synsets/<dataset>/external/<name>-<hash>.safetensors``); returns its path. Every
-    check runs before anything is written."""
+def read_outside_set(source: str | Path, dataset: str, options: ImportOptions = ImportOptions()) -> tuple[SyntheticSet, str]:
+    """Read ``source`` and check it against ``dataset``, writing nothing: the set and the file stem
+    of its default artifact (``<name>-<hash of the import settings>``)."""
     info = dataset_info(dataset)
     source = Path(source)
     if options.layout not in LAYOUTS:
@@ -214,11 +212,20 @@ def import_set(source: str | Path, dataset: str, options: ImportOptions = Import
     synset = synthetic_set(raw.images, raw.labels, info, raw.soft_labels, options.value_range,
                            options.multi_formation, {"name": name, "config": config, "origin": origin},
                            dcdm_normalisation(info) if raw.layout == "dcdm" else None)
+    key = hashlib.sha256(json.dumps({**config, "name": name}, sort_keys=True).encode()).hexdigest()[:10]
+    return synset, f"{_slug(name)}-{key}"
+
+
+def import_set(source: str | Path, dataset: str, options: ImportOptions = ImportOptions(),
+               artifact: Path | None = None) -> Path:
+    """Read and check ``source`` (:func:`read_outside_set`), then write the artifact (default
+    ``<output>/synsets/<dataset>/external/<name>-<hash>.safetensors``); returns its path. Every
+    check runs before anything is written."""
+    synset, stem = read_outside_set(source, dataset, options)
     if artifact is None:
-        key = hashlib.sha256(json.dumps({**config, "name": name}, sort_keys=True).encode()).hexdigest()[:10]
-        artifact = output_root() / "synsets" / info.name / EXTERNAL / f"{_slug(name)}-{key}.safetensors"
+        artifact = output_root() / "synsets" / synset.info.name / EXTERNAL / f"{stem}.safetensors"
     return save_synset(synset, artifact)
 
 
-__all__ = ["EXTERNAL", "ImportOptions", "RANGES", "LAYOUTS", "import_set", "synthetic_set", "dataset_info",
+__all__ = ["EXTERNAL", "ImportOptions", "RANGES", "LAYOUTS", "import_set", "read_outside_set", "synthetic_set", "dataset_info",
            "SOURCE_NORMALISATION"]
