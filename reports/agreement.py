@@ -28,6 +28,7 @@ import pandas as pd
 from harness.metrics.stats import format_interval, paired_difference, summarize
 
 TOLERANCE = 1.0  # accuracy points
+MIN_SEEDS = 5  # fewer paired seeds than this are shown, not judged (a 2-seed t-interval spans tens of points)
 CELLS = (("authors", "authors"), ("authors", "harness"), ("harness", "authors"), ("harness", "harness"))
 
 # What still differs between the two sides of a code base's 2 x 2, and why (each shown on the page).
@@ -55,8 +56,8 @@ def agreement_cells(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.Dat
     directly or through an imported artifact's ``origin.sha256``)."""
     rows = records.to_dict("records") if "task" in records else []
     authors = [{"code": r["code"], "maker": r["set_maker"], "set_seed": int(r["set_seed"]), "evaluator": "authors",
-                "accuracy": r["metric.accuracy"], "set_sha256": r["set_sha256"],
-                "protocol": r["authors_evaluation"]} for r in rows if r["task"] == "authors-eval"]
+                "accuracy": r["metric.accuracy"], "set_sha256": r["set_sha256"], "protocol": r["authors_evaluation"],
+                "wall": r.get("timing.wall_s")} for r in rows if r["task"] == "authors-eval"]
     by_file = {a["set_sha256"]: a for a in authors}
     harness = []
     for r in rows:
@@ -66,9 +67,10 @@ def agreement_cells(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.Dat
         source = by_file.get(origin.get("sha256")) or by_file.get(r["synset_sha256"])
         if source is not None:
             harness.append({**source, "evaluator": "harness", "accuracy": r["metric.accuracy"],
-                            "protocol": f"{r['protocol_name']} ({r['protocol_fingerprint']})"})
+                            "protocol": f"{r['protocol_name']} ({r['protocol_fingerprint']})",
+                            "wall": r.get("timing.wall_seconds")})
     cells = pd.DataFrame(authors + harness, columns=["code", "maker", "set_seed", "evaluator", "accuracy",
-                                                     "set_sha256", "protocol"])
+                                                     "set_sha256", "protocol", "wall"])
     return cells.drop_duplicates(["code", "maker", "set_seed", "evaluator"], keep="last")
 
 
@@ -82,29 +84,33 @@ def cell_table(cells: pd.DataFrame) -> pd.DataFrame:
             values = part[(part.maker == maker) & (part.evaluator == evaluator)].set_index("set_seed")["accuracy"]
             if values.empty:
                 continue
+            walls = part[(part.maker == maker) & (part.evaluator == evaluator)]["wall"].dropna()
             row = {"code": code, "set made by": maker, "evaluated by": evaluator, **summarize(list(values)),
-                   "seeds": ", ".join(str(s) for s in sorted(values.index))}
+                   "seeds": ", ".join(str(s) for s in sorted(values.index)),
+                   "wall": float(walls.median()) if len(walls) else math.nan}
             shared = sorted(set(values.index) & set(base.index))
             if (maker, evaluator) != ("authors", "authors") and shared:
                 diff = paired_difference([values[s] for s in shared], [base[s] for s in shared])
                 row.update({f"diff_{k}": v for k, v in diff.items()})
-                row["agrees"] = bool(diff["n"] > 1 and abs(diff["mean"]) <= TOLERANCE
-                                     and diff["ci_low"] <= 0 <= diff["ci_high"])
+                row["agrees"] = (bool(abs(diff["mean"]) <= TOLERANCE and diff["ci_low"] <= 0 <= diff["ci_high"])
+                                 if diff["n"] >= MIN_SEEDS else None)
             out.append(row)
     return pd.DataFrame(out)
 
 
 def _cell_lines(table: pd.DataFrame) -> list[str]:
     lines = ["| set made by | evaluated by | accuracy: mean \u00b1 std [95% CI], n | paired difference with the "
-             "authors' cell [95% CI] | within 1 point, CI holds 0 |", "|---|---|---|---|---|"]
+             f"authors' cell [95% CI] | within {TOLERANCE:g} point, CI holds 0 | evaluation wall (median) |",
+             "|---|---|---|---|---|---|"]
     for r in table.to_dict("records"):
         diff = "(the reference cell)"
         verdict = ""
         if not math.isnan(r.get("diff_n", math.nan)):
             diff = format_interval({k[5:]: v for k, v in r.items() if k.startswith("diff_")}, signed=True)
-            verdict = "yes" if r["agrees"] else "**no**"
+            verdict = {True: "yes", False: "**no**"}.get(r["agrees"], f"not judged: n < {MIN_SEEDS}")
+        wall = f"{r['wall']:.0f} s" if not math.isnan(r["wall"]) else ""
         lines.append(f"| {r['set made by']} | {r['evaluated by']} | {format_interval(r, with_std=True)} | {diff} | "
-                     f"{verdict} |")
+                     f"{verdict} | {wall} |")
     return lines
 
 
@@ -142,13 +148,21 @@ def _settings_lines(cells: pd.DataFrame, records: pd.DataFrame, manifests: dict[
     configs = {json_line(made[s].get("config", {})) for s in harness_sets if s in made}
     for config in sorted(configs):
         lines.append(f"- harness distiller config: `{config}`")
-    argvs = {" ".join(r["extra"].get("distill_argv", [])) for r in rows if r.get("task") == "authors-eval"
+    argvs = {" ".join(_placeholders(r["extra"]["distill_argv"])) for r in rows if r.get("task") == "authors-eval"
              and isinstance(r.get("extra"), dict) and r["extra"].get("distill_argv")}
     for argv in sorted(argvs):
         lines.append(f"- authors' distillation: `{argv}` (seeded by the driver)")
     for protocol in sorted(cells.protocol.unique()):
         lines.append(f"- evaluation: {protocol}")
     return lines
+
+
+PATH_FLAGS = {"--data_path": "DATA", "--save_path": "OUT"}  # machine paths, not settings
+
+
+def _placeholders(argv: list[str]) -> list[str]:
+    """``argv`` with the values of path flags replaced by placeholders (the settings stay)."""
+    return [PATH_FLAGS.get(argv[i - 1], a) if i else a for i, a in enumerate(argv)]
 
 
 def json_line(config: dict) -> str:
@@ -176,7 +190,12 @@ def agreement_page(records: pd.DataFrame, manifests: dict[str, dict], regenerate
     if cells.empty:
         lines += ["No cross-evaluation records yet.", ""]
     lines += ["## One-step agreement (float64, identical inputs)", ""] + _one_step_lines(records) + [""]
-    versions = sorted({f"torch {r.get('versions', {}).get('torch', '?')}, commit {r.get('git_commit', '?')}"
-                       for r in records.to_dict("records") if isinstance(r.get("versions"), dict)})
-    lines += ["## Provenance", ""] + [f"- {v}" for v in versions] + [""]
+    kinds = {}
+    for r in records.to_dict("records"):
+        if r.get("task") in ("authors-eval", "agree", "evaluate") and isinstance(r.get("versions"), dict):
+            v = r["versions"]
+            kinds.setdefault(r["task"], set()).add(f"commit {str(r.get('git_commit', '?'))[:12]}, torch {v.get('torch')}, "
+                                                   f"python {v.get('python')}, {v.get('platform')}")
+    lines += ["## Provenance", "", "The harness's commit and environment each kind of record was written under:", ""]
+    lines += [f"- {task}: {'; '.join(sorted(seen))}" for task, seen in sorted(kinds.items())] + [""]
     return "\n".join(lines)

@@ -147,8 +147,9 @@ def reference_units(config, dataset: str, ipc: int, book: CostBook) -> list[Unit
 
 def describe(config, sets: list[SetSpec], units: list[Unit], book: CostBook) -> list[str]:
     names = {}
-    for s in sets:
-        names[s.distiller] = names.get(s.distiller, 0) + 1
+    for s in sets:  # a given artifact by its file name (an imported one's distiller is only "external")
+        name = s.distiller if s.given is None else f"given {s.label}"
+        names[name] = names.get(name, 0) + 1
     seeds = f"seeds 0-{config.seeds - 1}" if config.seeds > 1 else "seed 0"
     details = [f"sets: {', '.join(f'{n} {name}' for name, n in names.items())} ({sets[0].dataset}, IPC {sets[0].ipc}, "
                f"{seeds})",
