@@ -29,6 +29,7 @@ from harness.metrics.stats import format_interval, paired_difference, summarize
 
 TOLERANCE = 1.0  # accuracy points
 MIN_SEEDS = 5  # fewer paired seeds than this are shown, not judged (a 2-seed t-interval spans tens of points)
+CODES = ("dm", "ncfm")  # the code bases with public code (the others are implemented from their papers)
 CELLS = (("authors", "authors"), ("authors", "harness"), ("harness", "authors"), ("harness", "harness"))
 
 # What still differs between the two sides of a code base's 2 x 2, and why (each shown on the page).
@@ -187,8 +188,9 @@ def agreement_page(records: pd.DataFrame, manifests: dict[str, dict], regenerate
         lines += _cell_lines(table[table.code == code]) + ["", "Per distillation seed (test accuracy, %):", ""]
         lines += _seed_lines(part) + [""]
         lines += ["Deviations that remain:", ""] + [f"- {d}" for d in DEVIATIONS.get(code, [])] + [""]
-    if cells.empty:
-        lines += ["No cross-evaluation records yet.", ""]
+    for code in sorted(set(CODES) - set(cells.code)):
+        lines += [f"## {code}: 2 x 2 cross-evaluation", "", f"No cross-evaluation records of {code} yet: the cells "
+                  f"appear here once `authors-eval` records of {code} are in the output folder.", ""]
     lines += ["## One-step agreement (float64, identical inputs)", ""] + _one_step_lines(records) + [""]
     kinds = {}
     for r in records.to_dict("records"):
