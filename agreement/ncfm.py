@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import tempfile
 from argparse import Namespace
 from contextlib import contextmanager
@@ -68,6 +67,7 @@ from distillers._formation import decoded_set
 from distillers._ncfm_parts import to_pixels
 from harness.errors import HarnessError
 from harness.models import build_model
+from harness.paths import environment_variable
 from harness.pretrained import pretrained_dir
 
 REPO = "gszfwsb/NCFM"
@@ -126,26 +126,13 @@ def decoder_checks(theirs, cfg: dict, factor: int) -> list[Check]:
 
 
 @contextmanager
-def _output_folder(path: str):
-    before = os.environ.get("DD_OUTPUT")
-    os.environ["DD_OUTPUT"] = path
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["DD_OUTPUT"]
-        else:
-            os.environ["DD_OUTPUT"] = before
-
-
-@contextmanager
 def random_pool(ncfm, data):
     """A temporary output folder whose pretrained cache holds random (initial, final) network pairs
     where ``ncfm``'s hybrid extractor loads its pool (network k of a recipe has seed recipe.seed + k:
     ``harness.pretrained.PretrainRecipe``), so the harness's own loading, draw and blend run on
     weights that need no training and no registered dataset."""
     recipe, arch, info = configured_recipe(ncfm, data), ncfm.config.arch, data.info
-    with tempfile.TemporaryDirectory() as tmp, _output_folder(tmp):
+    with tempfile.TemporaryDirectory() as tmp, environment_variable("DD_OUTPUT", tmp):
         torch.manual_seed(SEED)
         for k in range(recipe.models):
             folder = pretrained_dir(info.name, arch, recipe.seed + k, recipe, info.imbalance)

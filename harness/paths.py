@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -22,3 +24,17 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
 def data_root() -> Path:
     """Where torchvision-style datasets live (``$DD_DATA``, default ``data/``)."""
     return Path(os.environ.get("DD_DATA", "data"))
+
+
+@contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """``$name`` set to ``value`` for the block, the caller's value (or its absence) restored after."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = saved

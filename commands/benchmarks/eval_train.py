@@ -10,7 +10,6 @@ images: MNIST-shaped (1x28x28) and CIFAR-shaped (3x32x32), 10 classes, IPC 10 an
 
 from __future__ import annotations
 
-import contextlib
 import os
 import statistics
 import time
@@ -19,26 +18,13 @@ import torch
 
 from commands.benchmarks import register_benchmark
 from harness.data import DatasetInfo
+from harness.paths import environment_variable
 from harness.protocol import PROTOCOLS
 from harness.train import init_model, train_model
 
 SHAPES = {"mnist": DatasetInfo("synthetic-mnist", 10, 1, 28, (0.0,), (1.0,), tuple(map(str, range(10))),
                                mirror_invariant=False),
           "cifar": DatasetInfo("synthetic-cifar", 10, 3, 32, (0.0,) * 3, (1.0,) * 3, tuple(map(str, range(10))))}
-
-
-@contextlib.contextmanager
-def _compile_env(mode: str):
-    """``DD_COMPILE=mode`` for the block, the caller's value (or none) restored after."""
-    saved = os.environ.get("DD_COMPILE")
-    os.environ["DD_COMPILE"] = mode
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["DD_COMPILE"]
-        else:
-            os.environ["DD_COMPILE"] = saved
 
 
 def _timings(info, images, labels, protocol, repeats, device) -> list[float]:
@@ -65,7 +51,7 @@ def eval_train(args) -> list[dict]:
             labels = torch.arange(10).repeat_interleave(ipc).to(args.device)
             row = {"arch": "convnet", "shape": shape, "ipc": ipc, "images": len(images), "epochs": epochs}
             for mode in ("off", "on"):
-                with _compile_env(mode):
+                with environment_variable("DD_COMPILE", mode):
                     first, *timed = _timings(info, images, labels, protocol, args.repeats, args.device)
                 name = "eager" if mode == "off" else "compiled"
                 row[f"{name}_model_epochs_per_s"] = round(epochs / statistics.median(timed), 2)
