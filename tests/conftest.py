@@ -7,6 +7,8 @@ run on real images in seconds.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from harness.data import load_dataset
@@ -35,3 +37,15 @@ def _ensure(path):
 @pytest.fixture
 def tiny():
     return load_dataset("mnist-tiny", "train")
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    """A random-subset artifact of mnist-tiny (IPC 1), written outside the test's output folder."""
+    from distillers import distil
+
+    os.environ["DD_OUTPUT"] = str(tmp_path_factory.mktemp("artifact"))
+    try:
+        return str(distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None))
+    finally:
+        del os.environ["DD_OUTPUT"]

@@ -106,17 +106,6 @@ def _files(root) -> set[str]:
     return {os.path.join(d, f) for d, _, files in os.walk(root) for f in files}
 
 
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    from distillers import distil
-
-    os.environ["DD_OUTPUT"] = str(tmp_path_factory.mktemp("artifact"))
-    try:
-        return str(distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None))
-    finally:
-        del os.environ["DD_OUTPUT"]
-
-
 def test_every_command_is_covered():
     assert {c for c, _, _ in CASES} == set(COMMANDS.names())
 

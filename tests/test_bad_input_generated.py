@@ -132,17 +132,6 @@ SET_CASES = [(name, key, set_values(s)) for name in DISTILLERS.names()
              for key, s in declared(DISTILLERS.get(name).cls.Config).items()]
 
 
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    from distillers import distil
-
-    os.environ["DD_OUTPUT"] = str(tmp_path_factory.mktemp("artifact"))
-    try:
-        return str(distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None))
-    finally:
-        del os.environ["DD_OUTPUT"]
-
-
 @pytest.fixture
 def checked(artifact, output_dir, tmp_path_factory, monkeypatch, capsys):
     """``run(command, argv) -> (status, stderr lines)`` in process, the output folder unchanged."""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from distillers._discrepancy import (
+from distillers.discrepancy import (
     cf_amplitude_phase,
     empirical_cf,
     energy_distance,

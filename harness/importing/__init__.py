@@ -21,8 +21,8 @@ The value range (``value_range``; the manifest's ``value_range`` says which was 
   0.2860 here), mapped to the harness's space through pixels (x * std_source + mean_source, then
   (- mean) / std); for any other source they are the harness's registered ones;
 * ``auto``: ``raw`` when every value lies in [-0.05, 1.05] (a [0, 1] set, with room for the
-  small overshoot of one clamped before its last update, as the NCFM authors' loop clamps at the
-  start of each iteration), else ``normalized``. The rule holds because the normalised space puts a
+  small overshoot of one clamped before its last update: a set saved by a run of the NCFM
+  authors' code on Fashion-MNIST spanned [-0.015, 1.015]), else ``normalized``. The rule holds because the normalised space puts a
   black pixel at -mean/std (MNIST -0.42, Fashion-MNIST -0.81, CIFAR-10 below -2): a normalised
   set of images with any dark pixel goes below -0.05. A set it misreads (e.g. normalised images
   with no dark pixel at all) needs ``--range``.
