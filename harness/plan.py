@@ -6,15 +6,18 @@ A task lists its units (:class:`Unit`: a distillation, a pretraining, an evaluat
 folder, scaled to the unit's size:
 
 * a model trained and tested (an evaluation cell): the cost model :func:`model_seconds` (training
-  steps x images per step, plus the test) times this machine's speed, the median of measured /
-  modelled wall time over the records that name the same architecture (timing.wall_seconds of every
-  record the harness wrote for a model), else over every architecture recorded;
+  steps x images per step, plus the test) times this machine's speed for the architecture: the
+  median of measured / modelled time over the records that name it (timing.wall_seconds of every
+  record the harness wrote for a model), else a probe of it timed now (:func:`probe_speed`: a few
+  training steps and a test chunk, seconds), else the median over every architecture recorded;
 * a distillation: the median seconds per iteration of the artifacts of the same distiller and
   dataset (manifest timing.wall_seconds / config.iterations) times the iterations;
 * a pretrained network: the cached networks' manifests (timing.wall_seconds per epoch-image).
 
-Where nothing is recorded the model alone is used (its constants: :data:`ARCH_COSTS`), and the
-progress lines correct the remaining time by the pace of the units already finished.
+A recorded time counts at most its CPU time (timing.cpu_seconds, all threads): a process that was
+paused (SIGSTOP, a suspended laptop) accrued wall time but no work. Where nothing is recorded or
+probed the model alone is used (its constants: :data:`ARCH_COSTS`), and the progress lines correct
+the remaining time by the pace of the units already finished.
 """
 
 from __future__ import annotations
@@ -27,8 +30,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+
 from harness.data.core import registered_info
 from harness.records import scan_records
+from harness.train import init_model, make_optimizer
 
 # Eager CPU cost of one training step of a model: per_image * (fixed + images in the step) seconds
 # on 28x28x1 images, and the test on 10,000 of them, from the README's "Cost" figures (2 threads,
@@ -64,13 +71,15 @@ class Unit:
 
 
 def model_seconds(arch: str, pixels: int, images: int, epochs: int, batch_size: int, compiled: bool = False,
-                  test_images: int = TEST_IMAGES) -> float:
-    """The cost model of training ``arch`` for ``epochs`` on ``images`` images and testing it."""
+                  test_images: int = TEST_IMAGES, speeds: tuple[float, float] = (1.0, 1.0)) -> float:
+    """The cost model of training ``arch`` for ``epochs`` on ``images`` images and testing it;
+    ``speeds``: this machine's (training, testing) time against the model's constants."""
     per_image, fixed, test = ARCH_COSTS.get(arch, ARCH_COSTS[FALLBACK_ARCH])
     scale = pixels / REFERENCE_PIXELS
     steps = epochs * math.ceil(images / batch_size)
     train = steps * per_image * scale * (fixed + min(images, batch_size))
-    return train / (COMPILE_SPEEDUP if compiled else 1.0) + test * scale * test_images / TEST_IMAGES
+    return (speeds[0] * train / (COMPILE_SPEEDUP if compiled else 1.0)
+            + speeds[1] * test * scale * test_images / TEST_IMAGES)
 
 
 def pixels_of(dataset: str) -> int:
@@ -83,6 +92,44 @@ def classes_of(dataset: str) -> int:
     return info.num_classes if info else 10
 
 
+PROBE_STEPS = 3  # timed training steps per architecture (after one untimed warm-up step)
+PROBE_TEST_IMAGES = 512  # one test chunk (harness.evaluation.TEST_CHUNK)
+
+
+def probe_speed(arch: str, info, batch_size: int, protocol, device="cpu") -> tuple[float, float]:
+    """(training, testing) speed of ``arch`` on this machine now, as measured / modelled time:
+    the median of :data:`PROBE_STEPS` eager training steps on ``batch_size`` random images (with the
+    protocol's augmentation and optimiser) and one no-grad forward of a test chunk. Costs about a
+    second a model on 2 CPU cores at 28 x 28; it replaces the cost model's constants (measured on one
+    CPU) where this machine has recorded nothing for the architecture."""
+    protocol = protocol.for_dataset(info)
+    model = init_model(arch, info, 0, device)
+    optimizer, _ = make_optimizer(model, protocol, 1)
+    gen = torch.Generator().manual_seed(0)
+    shape = (info.channels, info.size, info.size)
+    x, y = torch.randn(batch_size, *shape, generator=gen).to(device), torch.arange(batch_size).remainder(
+        info.num_classes).to(device)
+    times = []
+    for _ in range(PROBE_STEPS + 1):
+        start = time.perf_counter()
+        batch = protocol.augmentation.apply(x, gen) if protocol.augmentation is not None else x
+        loss = F.cross_entropy(model(batch), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    model.eval()
+    with torch.no_grad():
+        test_batch = torch.randn(PROBE_TEST_IMAGES, *shape, generator=gen).to(device)
+        start = time.perf_counter()
+        model(test_batch)
+        test = time.perf_counter() - start
+    per_image, fixed, test_cost = ARCH_COSTS.get(arch, ARCH_COSTS[FALLBACK_ARCH])
+    scale = info.channels * info.size * info.size / REFERENCE_PIXELS
+    return (statistics.median(times[1:]) / (per_image * scale * (fixed + batch_size)),
+            test / (test_cost * scale * PROBE_TEST_IMAGES / TEST_IMAGES))
+
+
 class CostBook:
     """What this machine has recorded under an output folder, as costs of units to come."""
 
@@ -92,6 +139,7 @@ class CostBook:
         self.speeds = speeds or {}  # arch -> measured / modelled wall time of its recorded models
         self.iteration_seconds = iteration_seconds or {}  # (distiller, dataset) -> seconds per iteration
         self.set_seconds = set_seconds or {}  # (distiller, dataset) -> seconds of a non-iterative set
+        self.probed: dict[str, tuple[float, float]] = {}  # arch -> (training, testing) speed timed now
 
     @classmethod
     def from_output(cls, root: Path, device: str = "cpu") -> "CostBook":
@@ -109,7 +157,7 @@ class CostBook:
     def add_record(self, record: dict, device: str = "cpu") -> None:
         """A model's measured wall time against the cost model (records of one trained model only)."""
         timing, protocol, extra = record.get("timing", {}), record.get("protocol"), record.get("extra", {})
-        wall, per_class = timing.get("wall_seconds"), extra.get("images_per_class")
+        wall, per_class = worked_seconds(timing), extra.get("images_per_class")
         if not (isinstance(protocol, dict) and "arch" in record and isinstance(per_class, int) and wall
                 and str(timing.get("device", "cpu")).split(":")[0] == str(device).split(":")[0]
                 and timing.get("seeds_trained_together", 1) == 1):
@@ -126,7 +174,7 @@ class CostBook:
         """A distillation's wall time (per iteration when its config has iterations)."""
         if not isinstance(manifest, dict) or not isinstance(manifest.get("timing"), dict):
             return
-        wall, config = manifest["timing"].get("wall_seconds"), manifest.get("config") or {}
+        wall, config = worked_seconds(manifest["timing"]), manifest.get("config") or {}
         key = (str(manifest.get("distiller")), str(manifest.get("dataset")))
         if not isinstance(wall, (int, float)) or not isinstance(config, dict):
             return
@@ -141,10 +189,27 @@ class CostBook:
         ratios = self.speeds.get(arch) or [r for rs in self.speeds.values() for r in rs]
         return (statistics.median(ratios), len(ratios)) if ratios else (1.0, 0)
 
+    def probe(self, archs, dataset: str, batch_size: int, protocol, device="cpu") -> None:
+        """Time each of ``archs`` that this machine has no record of (:func:`probe_speed`)."""
+        info = registered_info(dataset)
+        for arch in archs:
+            if info is not None and arch not in self.speeds and arch not in self.probed:
+                self.probed[arch] = probe_speed(arch, info, batch_size, protocol, device)
+
+    def factors(self, arch: str) -> tuple[float, float]:
+        """(training, testing) speed of ``arch``: recorded, else probed, else any recorded or probed."""
+        if arch in self.speeds or (not self.probed and self.speeds):
+            return (self.speed(arch)[0],) * 2
+        if arch in self.probed:
+            return self.probed[arch]
+        if self.probed:
+            return tuple(statistics.median(p[i] for p in self.probed.values()) for i in (0, 1))
+        return 1.0, 1.0
+
     def evaluation(self, arch: str, dataset: str, images: int, epochs: int, batch_size: int,
                    compiled: bool, test_images: int = TEST_IMAGES) -> float:
-        speed, _ = self.speed(arch)
-        return speed * model_seconds(arch, pixels_of(dataset), images, epochs, batch_size, compiled, test_images)
+        return model_seconds(arch, pixels_of(dataset), images, epochs, batch_size, compiled, test_images,
+                             self.factors(arch))
 
     def distillation(self, distiller: str, dataset: str, iterations: int | None, images_per_iteration: int) -> float:
         """One set: recorded seconds per iteration x ``iterations``, else the matching model."""
@@ -154,9 +219,8 @@ class CostBook:
         recorded = self.iteration_seconds.get((distiller, dataset))
         if recorded:
             return statistics.median(recorded) * iterations
-        speed, _ = self.speed("convnet")
-        step = speed * model_seconds("convnet", pixels_of(dataset), images_per_iteration, 1, images_per_iteration,
-                                     test_images=0)
+        step = model_seconds("convnet", pixels_of(dataset), images_per_iteration, 1, images_per_iteration,
+                             test_images=0, speeds=self.factors("convnet"))
         return SELECTION_SECONDS + MATCHING_FACTOR * iterations * step
 
     def pretraining(self, dataset: str, arch: str, images: int, epochs: int, batch_size: int,
@@ -168,10 +232,19 @@ class CostBook:
         """Where the estimate comes from, in words."""
         models = sum(len(v) for v in self.speeds.values())
         sets = sum(len(v) for v in [*self.iteration_seconds.values(), *self.set_seconds.values()])
+        probed = f"; {', '.join(self.probed)} timed now for a few steps" if self.probed else ""
         if not models and not sets:
-            return "the harness's cost model (no costs recorded in this output folder yet)"
+            return f"the harness's cost model (no costs recorded in this output folder yet{probed})"
         return (f"the wall times this machine recorded here ({models} trained model(s), {sets} distilled set(s)), "
-                f"scaled to each unit's size; the cost model where none apply")
+                f"scaled to each unit's size; the cost model where none apply{probed}")
+
+
+def worked_seconds(timing: dict) -> float | None:
+    """A unit's recorded wall time, at most its CPU time (a paused process accrues no CPU time)."""
+    wall, cpu = timing.get("wall_seconds"), timing.get("cpu_seconds")
+    if isinstance(wall, (int, float)) and isinstance(cpu, (int, float)) and cpu > 0:
+        return min(wall, cpu)
+    return wall if isinstance(wall, (int, float)) else None
 
 
 def duration(seconds: float) -> str:

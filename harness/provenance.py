@@ -64,15 +64,19 @@ def peak_memory_mb(device: torch.device | str | None = None) -> float:
 
 @dataclass
 class Measurement:
-    """Filled in by :func:`measure`: wall seconds and peak memory of a block."""
+    """Filled in by :func:`measure`: wall seconds, CPU seconds on a CPU device (all threads of this
+    process: a pause adds wall time, not CPU time) and peak memory of a block."""
 
     wall_seconds: float = 0.0
+    cpu_seconds: float | None = None
     peak_memory_mb: float = 0.0
     started: str = field(default_factory=now_iso)
 
     def as_dict(self) -> dict:
+        cpu = {} if self.cpu_seconds is None else {"cpu_seconds": round(self.cpu_seconds, 6)}
         return {
             "wall_seconds": round(self.wall_seconds, 6),  # a selection method can finish in under 1 ms
+            **cpu,
             "peak_memory_mb": round(self.peak_memory_mb, 1),
             "started": self.started,
         }
@@ -85,11 +89,13 @@ def measure(device: torch.device | str | None = None):
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     m = Measurement()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         yield m
     finally:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         m.wall_seconds = time.perf_counter() - start
+        if device.type == "cpu":
+            m.cpu_seconds = time.process_time() - cpu_start
         m.peak_memory_mb = peak_memory_mb(device)

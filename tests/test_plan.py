@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from harness.plan import CostBook, RunProgress, Unit, model_seconds
+from harness.plan import CostBook, RunProgress, Unit, model_seconds, worked_seconds
+from harness.protocol import PROTOCOLS
+from harness.provenance import measure
 from harness.records import RecordStore, records_path
 from tasks.transfer import PROFILES, TransferConfig, run
 
@@ -41,6 +43,40 @@ def test_speed_comes_from_the_same_architecture_else_from_every_one():
     assert book.speed("mlp") == (pytest.approx(0.5), 1)
     assert book.speed("vit")[0] == pytest.approx(2.5)  # the median over every recorded model
     assert CostBook().speed("vit") == (1.0, 0)  # nothing recorded: the model as it stands
+
+
+def test_a_paused_unit_counts_its_cpu_time_not_its_wall_time():
+    """A SIGSTOP'd or suspended process accrues wall time but no CPU time: the book takes the less."""
+    assert worked_seconds({"wall_seconds": 2400.0, "cpu_seconds": 60.0}) == 60.0
+    assert worked_seconds({"wall_seconds": 30.0, "cpu_seconds": 55.0}) == 30.0  # two threads busy: the wall
+    assert worked_seconds({"wall_seconds": 30.0}) == 30.0  # a GPU record, or one from before cpu_seconds
+    book = CostBook()
+    modelled = model_seconds("convnet", 784, 10, 5, 256)
+    paused = model_record("convnet", 1, 5, 40 * modelled)
+    paused["timing"]["cpu_seconds"] = 1.5 * modelled
+    book.add_record(paused)
+    assert book.speed("convnet") == (pytest.approx(1.5), 1)
+
+
+def test_measure_records_cpu_seconds_on_the_cpu():
+    with measure("cpu") as m:
+        sum(i * i for i in range(200_000))
+    timing = m.as_dict()
+    assert timing["cpu_seconds"] > 0 and timing["wall_seconds"] > 0
+
+
+def test_an_unrecorded_architecture_is_timed_and_a_recorded_one_is_not():
+    book = CostBook()
+    book.add_record(model_record("mlp", 1, 5, 0.5 * model_seconds("mlp", 784, 10, 5, 256)))
+    book.probe(["convnet", "mlp"], "mnist-tiny", 10, PROTOCOLS["smoke"])
+    assert set(book.probed) == {"convnet"}  # the mlp has a record: the record is the better witness
+    train, test = book.probed["convnet"]
+    assert 0 < train < float("inf") and 0 < test < float("inf")
+    assert book.factors("convnet") == (train, test)
+    assert book.factors("mlp") == (pytest.approx(0.5),) * 2
+    expected = model_seconds("convnet", 784, 10, 5, 256, speeds=(train, test))
+    assert book.evaluation("convnet", "mnist", 10, 5, 256, False) == pytest.approx(expected)
+    assert "convnet timed now" in book.basis()
 
 
 def test_costs_scale_with_epochs_images_and_pixels():
