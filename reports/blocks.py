@@ -64,6 +64,18 @@ def fmt_bytes(n) -> str:
     return f"{int(n)} B"
 
 
+STORED_NOTE = ("Stored: the bytes a user keeps to use a set, as the artifact stores them (float32 images before "
+               "multi-formation decoding, int64 labels, float32 soft labels).")
+
+
+def with_stored_bytes(labels: pd.Series, df: pd.DataFrame) -> pd.Series:
+    """Row labels with the bytes a user stores to use the set, where the records say:
+    ``ncfm (31.4 kB stored)``, so sets of one IPC but unequal storage are never read as equals."""
+    stored = C.stored_bytes_column(df)
+    return pd.Series([label if pd.isna(n) else f"{label} ({fmt_bytes(n)} stored)" for label, n in zip(labels, stored)],
+                     index=labels.index)
+
+
 def fmt_number(x, digits: int = 2) -> str:
     return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 

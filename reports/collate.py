@@ -99,6 +99,13 @@ def task_frame(records: pd.DataFrame, *tasks: str, needs: Iterable[str] = ()) ->
     return with_defaults(df.dropna(subset=needs))
 
 
+def stored_bytes_column(df: pd.DataFrame) -> pd.Series:
+    """Each record's stored bytes (``extra.stored_bytes.total``: :func:`harness.synset.stored_bytes`), else NaN."""
+    extra = df["extra"] if "extra" in df else pd.Series(None, index=df.index)
+    stored = extra.map(lambda e: (e.get("stored_bytes") or {}).get("total") if isinstance(e, dict) else None)
+    return pd.to_numeric(stored, errors="coerce")
+
+
 def dataset_label(dataset: str, imbalance: float) -> str:
     return f"{dataset} (IF {imbalance:g})" if imbalance and float(imbalance) > 1 else str(dataset)
 
@@ -149,8 +156,7 @@ def accuracy_summary(records: pd.DataFrame, tasks: tuple[str, ...] = ACCURACY_TA
     trained = extra.map(lambda e: e.get("images_per_class") if isinstance(e, dict) else None)
     trained = pd.to_numeric(trained, errors="coerce").groupby(groups, dropna=False).max()
     out["images_per_class"] = [trained.get(c, math.nan) for c in cell]  # what a model trained on (decoded)
-    stored = extra.map(lambda e: (e.get("stored_bytes") or {}).get("total") if isinstance(e, dict) else None)
-    stored = pd.to_numeric(stored, errors="coerce").groupby(groups, dropna=False).max()
+    stored = stored_bytes_column(df).groupby(groups, dropna=False).max()
     out["stored_bytes"] = [stored.get(c, math.nan) for c in cell]  # what a user stores (harness.synset.stored_bytes)
     return out.sort_values([*ACCURACY_KEYS, "distiller"], ignore_index=True)
 

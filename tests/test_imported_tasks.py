@@ -12,6 +12,7 @@ from harness.data import load_dataset
 from harness.protocol import PROTOCOLS
 from harness.records import RecordStore, records_path
 from harness.synset import load_synset
+from reports.blocks import fmt_bytes
 from tasks.transfer import PROFILES
 from tasks.transfer.run import TransferConfig, run
 
@@ -75,8 +76,10 @@ def test_nas_ranks_with_an_imported_set(output_dir, capsys):
     path = imported(output_dir, "mnist-tiny", 2, "outside")
     entry_point("nas", ["--dataset", "mnist-tiny", "--synset", path, "--cells", "2", "--ground-truth", "train",
                         "--real-ipc", "4", "--device", "cpu", "--no-progress"])
-    assert "outside (imported)" in capsys.readouterr().out
-    assert "outside (imported)" in {r["distiller"] for r in RecordStore(records_path("nas")).load()}
+    records = [r for r in RecordStore(records_path("nas")).load() if r["distiller"] == "outside (imported)"]
+    stored = records[0]["extra"]["stored_bytes"]["total"]
+    assert stored == 20 * 28 * 28 * 4 + 20 * 8  # 2 float32 images and int64 labels a class
+    assert f"outside (imported) ({fmt_bytes(stored)} stored)" in capsys.readouterr().out
 
 
 def test_debias_compares_an_imported_set(output_dir, capsys):
@@ -87,7 +90,8 @@ def test_debias_compares_an_imported_set(output_dir, capsys):
     path = next((output_dir / "synsets" / "colored-mnist-spurious-tiny" / "external").glob("set-*.safetensors"))
     entry_point("debias", ["--dataset", "colored-mnist-spurious-tiny", "--synset", str(path), "--methods", "random",
                            "--seeds", "1", "--protocol", "smoke", "--device", "cpu", "--no-progress"])
-    assert "set (imported)" in capsys.readouterr().out
     methods = {r["method"]: r for r in RecordStore(records_path("debias")).load()}
+    stored = methods["set (imported)"]["extra"]["stored_bytes"]["total"]
+    assert f"set (imported) ({fmt_bytes(stored)} stored)" in capsys.readouterr().out
     assert set(methods) == {"random", "set (imported)"} and methods["set (imported)"]["ipc"] == 3
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from reports.blocks import (
     PM,
+    STORED_NOTE,
     Figure,
     Section,
     comparison_section,
@@ -26,6 +27,7 @@ from reports.blocks import (
     protocol_caption,
     slug,
     wide_table,
+    with_stored_bytes,
 )
 from reports.collate import seed_means, summarise_seeds, task_frame
 from reports.figures import ACCURACY, error_bars, legend_png
@@ -54,7 +56,8 @@ def debias_frame(records: pd.DataFrame) -> pd.DataFrame:
         df["split"] = df["split"].fillna("test") if "split" in df else "test"
         configs = df["distiller_config"] if "distiller_config" in df else pd.Series(None, index=df.index)
         tables = df.groupby([k for k in DEBIAS_KEYS if k != "method"], dropna=False).groups.values()
-        df["method"] = pd.concat([settings_labels(method.loc[idx], configs.loc[idx]) for idx in tables])
+        df["method"] = with_stored_bytes(pd.concat([settings_labels(method.loc[idx], configs.loc[idx])
+                                                    for idx in tables]).loc[df.index], df)
     return df
 
 
@@ -123,6 +126,7 @@ def section(records: pd.DataFrame) -> Section | None:
                            "range]; then each seed (a distilled set and its model), then per group. "
                            "Validation-split tables are the runs that chose settings; test tables are the results.",
                            summary, records)
+    s.notes.append(STORED_NOTE)
     for dataset, g in df.groupby("dataset"):
         if sources := extra_values(g, "dataset_source"):
             s.notes.append(f"Data source of {dataset}: {'; '.join(sources)}.")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from harness.metrics.ranking import ranking_summary
 from reports.blocks import (
+    STORED_NOTE,
     Figure,
     Section,
     comparison_section,
@@ -23,6 +24,7 @@ from reports.blocks import (
     protocol_caption,
     slug,
     wide_table,
+    with_stored_bytes,
 )
 from reports.collate import UNKNOWN, task_frame
 from reports.figures import MARKERS, legend_png
@@ -43,7 +45,7 @@ def nas_points(records: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
     df["ground_truth"] = df["ground_truth"].fillna(UNKNOWN).astype(str) if "ground_truth" in df else UNKNOWN
-    df["distiller"] = proxy_labels(df)
+    df["distiller"] = with_stored_bytes(proxy_labels(df), df)
     keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc", "distiller", "arch"]
     out = df.groupby(keys, dropna=False).agg(proxy=("metric.proxy_accuracy", "mean"),
                                              ground_truth_accuracy=("metric.ground_truth_accuracy", "mean"),
@@ -97,6 +99,7 @@ def section(records: pd.DataFrame) -> Section | None:
                            "ground truth against a second seed of itself, the most any proxy can be trusted to agree; "
                            "'random' rows are real images under the proxy budget, at the set's size and larger.",
                            summary, records)
+    s.notes.append(STORED_NOTE)
     keys = ["protocol_fingerprint", "ground_truth", "dataset", "ipc"]
     for key, part in summary.groupby(keys, sort=False):
         fp, truth, dataset, ipc = key

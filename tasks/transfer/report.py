@@ -16,6 +16,7 @@ import seaborn as sns
 
 from reports import collate as C
 from reports.blocks import (
+    STORED_NOTE,
     Figure,
     Section,
     Table,
@@ -48,10 +49,6 @@ def transfer_heatmap(summary: pd.DataFrame, title: str) -> bytes:
     ax.tick_params(axis="x", rotation=30)
     ax.tick_params(axis="y", rotation=0)
     return to_png(fig)
-
-
-STORED_NOTE = ("Stored: the bytes a user keeps to use a set, as the artifact stores them (float32 images before "
-               "multi-formation decoding, int64 labels, float32 soft labels).")
 
 
 def with_training_count(r) -> str:
