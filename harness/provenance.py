@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 import platform
 import resource
 import subprocess
@@ -36,6 +37,17 @@ def git_commit() -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (it changes from day to day on shared machines, so every number keeps it)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def versions() -> dict[str, str]:
     return {
         "harness": harness.__version__,
@@ -43,6 +55,7 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "cuda": torch.version.cuda or "none",
         "platform": platform.platform(),
+        "cpu": f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads",
     }
 
 

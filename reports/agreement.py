@@ -197,7 +197,8 @@ def agreement_page(records: pd.DataFrame, manifests: dict[str, dict], regenerate
         if r.get("task") in ("authors-eval", "agree", "evaluate") and isinstance(r.get("versions"), dict):
             v = r["versions"]
             kinds.setdefault(r["task"], set()).add(f"commit {str(r.get('git_commit', '?'))[:12]}, torch {v.get('torch')}, "
-                                                   f"python {v.get('python')}, {v.get('platform')}")
+                                                   f"python {v.get('python')}, {v.get('platform')}"
+                                                   + (f", {v['cpu']}" if v.get("cpu") else ""))
     lines += ["## Provenance", "", "The harness's commit and environment each kind of record was written under:", ""]
     lines += [f"- {task}: {'; '.join(sorted(seen))}" for task, seen in sorted(kinds.items())] + [""]
     return "\n".join(lines)
