@@ -3,6 +3,8 @@ and says a harness cell agrees only when the paired difference is small and its 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from harness.records import records_frame
@@ -64,3 +66,13 @@ def test_page_names_every_cell_and_the_command_that_regenerates_it():
     assert page.count("| authors | harness |") == 1 and "**no**" in page  # the +5 harness evaluation disagrees
     assert "dm-authors-300 (abc)" in page and "iterations=100" in page
     assert "| dm | dm: image gradient | float64 | 1.0e-13 |" in page and "1.0e-07" not in page
+
+
+def test_the_committed_page_is_what_the_committed_records_give(tmp_path, monkeypatch):
+    """docs/agreement.md is generated, never typed: regenerating it from the records and manifests
+    shipped beside it (docs/agreement-data) gives the same page, byte for byte."""
+    from commands import entry_point
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the page names the folder as typed
+    entry_point("agreement-page", ["--output", "docs/agreement-data", "--page", str(tmp_path / "agreement.md")])
+    assert (tmp_path / "agreement.md").read_text() == Path("docs/agreement.md").read_text()
