@@ -301,9 +301,11 @@ def print_results(task: str, records: list[dict], title: str, details: str) -> N
 def run_command(main, argv=None) -> None:
     """Run ``main(argv)``; bad input becomes one line on stderr and exit status 2, an output that
     cannot be written likewise; an interrupt keeps what was recorded."""
+    from harness.provenance import git_commit
     from harness.speed import compile_mode, tune_malloc
 
     tune_malloc()  # a process-wide setting, so it belongs to the entry point, not to an import
+    git_commit()  # read (and kept) now: a run that ends after a new commit still names the code it loaded
     try:
         compile_mode()  # a bad DD_COMPILE is refused before any work, not when the first model trains
         main(argv)

@@ -136,3 +136,15 @@ def test_dataset_info_must_match_the_registered_dataset(saved):
     manifest_file.write_text(json.dumps(manifest))
     with pytest.raises(HarnessError, match="is not the registered mnist-tiny"):
         load_synset(path)
+
+
+def test_a_command_reads_its_commit_before_its_work():
+    """A run that finishes after a new commit must still name the code it loaded: the commit is
+    read when the command starts, not when the first record is written."""
+    from commands._common import run_command
+    from harness.provenance import git_commit
+
+    git_commit.cache_clear()
+    seen = []
+    run_command(lambda argv: seen.append(git_commit.cache_info().currsize))
+    assert seen == [1]
