@@ -139,7 +139,7 @@ class CostBook:
         self.speeds = speeds or {}  # arch -> measured / modelled wall time of its recorded models
         self.iteration_seconds = iteration_seconds or {}  # (distiller, dataset) -> seconds per iteration
         self.set_seconds = set_seconds or {}  # (distiller, dataset) -> seconds of a non-iterative set
-        self.probed: dict[str, tuple[float, float]] = {}  # arch -> (training, testing) speed timed now
+        self.probed: dict[str, dict[int, tuple[float, float]]] = {}  # arch -> batch -> (train, test) speed timed now
 
     @classmethod
     def from_output(cls, root: Path, device: str = "cpu") -> "CostBook":
@@ -189,27 +189,34 @@ class CostBook:
         ratios = self.speeds.get(arch) or [r for rs in self.speeds.values() for r in rs]
         return (statistics.median(ratios), len(ratios)) if ratios else (1.0, 0)
 
-    def probe(self, archs, dataset: str, batch_size: int, protocol, device="cpu") -> None:
-        """Time each of ``archs`` that this machine has no record of (:func:`probe_speed`)."""
-        info = registered_info(dataset)
+    def probe(self, archs, dataset: str, batch_sizes, protocol, device="cpu") -> None:
+        """Time each of ``archs`` that this machine has no record of (:func:`probe_speed`), at the
+        smallest and the largest of ``batch_sizes`` (the steps the run will take)."""
+        info, sizes = registered_info(dataset), sorted(set(batch_sizes))
         for arch in archs:
-            if info is not None and arch not in self.speeds and arch not in self.probed:
-                self.probed[arch] = probe_speed(arch, info, batch_size, protocol, device)
+            if info is None or arch in self.speeds:
+                continue
+            probed = self.probed.setdefault(arch, {})
+            for batch in {sizes[0], sizes[-1]} - set(probed):
+                probed[batch] = probe_speed(arch, info, batch, protocol, device)
 
-    def factors(self, arch: str) -> tuple[float, float]:
-        """(training, testing) speed of ``arch``: recorded, else probed, else any recorded or probed."""
+    def factors(self, arch: str, batch_size: int | None = None) -> tuple[float, float]:
+        """(training, testing) speed of ``arch``: recorded, else probed (at the probed batch nearest
+        ``batch_size``), else the median over every architecture recorded or probed."""
         if arch in self.speeds or (not self.probed and self.speeds):
             return (self.speed(arch)[0],) * 2
-        if arch in self.probed:
-            return self.probed[arch]
+        if self.probed.get(arch):
+            by_batch = self.probed[arch]
+            return by_batch[min(by_batch, key=lambda b: abs(math.log(b / (batch_size or b))))]
         if self.probed:
-            return tuple(statistics.median(p[i] for p in self.probed.values()) for i in (0, 1))
+            every = [f for by_batch in self.probed.values() for f in by_batch.values()]
+            return tuple(statistics.median(f[i] for f in every) for i in (0, 1))
         return 1.0, 1.0
 
     def evaluation(self, arch: str, dataset: str, images: int, epochs: int, batch_size: int,
                    compiled: bool, test_images: int = TEST_IMAGES) -> float:
         return model_seconds(arch, pixels_of(dataset), images, epochs, batch_size, compiled, test_images,
-                             self.factors(arch))
+                             self.factors(arch, min(images, batch_size)))
 
     def distillation(self, distiller: str, dataset: str, iterations: int | None, images_per_iteration: int) -> float:
         """One set: recorded seconds per iteration x ``iterations``, else the matching model."""
@@ -220,7 +227,7 @@ class CostBook:
         if recorded:
             return statistics.median(recorded) * iterations
         step = model_seconds("convnet", pixels_of(dataset), images_per_iteration, 1, images_per_iteration,
-                             test_images=0, speeds=self.factors("convnet"))
+                             test_images=0, speeds=self.factors("convnet", images_per_iteration))
         return SELECTION_SECONDS + MATCHING_FACTOR * iterations * step
 
     def pretraining(self, dataset: str, arch: str, images: int, epochs: int, batch_size: int,

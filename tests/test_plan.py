@@ -68,11 +68,12 @@ def test_measure_records_cpu_seconds_on_the_cpu():
 def test_an_unrecorded_architecture_is_timed_and_a_recorded_one_is_not():
     book = CostBook()
     book.add_record(model_record("mlp", 1, 5, 0.5 * model_seconds("mlp", 784, 10, 5, 256)))
-    book.probe(["convnet", "mlp"], "mnist-tiny", 10, PROTOCOLS["smoke"])
+    book.probe(["convnet", "mlp"], "mnist-tiny", [10, 20, 10], PROTOCOLS["smoke"])
     assert set(book.probed) == {"convnet"}  # the mlp has a record: the record is the better witness
-    train, test = book.probed["convnet"]
+    assert set(book.probed["convnet"]) == {10, 20}  # the run's smallest and largest batch
+    train, test = book.probed["convnet"][10]
     assert 0 < train < float("inf") and 0 < test < float("inf")
-    assert book.factors("convnet") == (train, test)
+    assert book.factors("convnet", 12) == (train, test) and book.factors("convnet", 19) == book.probed["convnet"][20]
     assert book.factors("mlp") == (pytest.approx(0.5),) * 2
     expected = model_seconds("convnet", 784, 10, 5, 256, speeds=(train, test))
     assert book.evaluation("convnet", "mnist", 10, 5, 256, False) == pytest.approx(expected)

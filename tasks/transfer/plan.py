@@ -82,11 +82,11 @@ def images_per_class(spec: SetSpec) -> int:
 
 def plan_units(config, sets: list[SetSpec], store: RecordStore, book: CostBook) -> tuple[list[Unit], dict]:
     """Every unit in run order, and ``cells``: (set index, arch, seed) -> its evaluation unit. An
-    architecture this machine has no record of is timed for a few steps first (at the batch of the
-    largest set: :meth:`CostBook.probe`)."""
+    architecture this machine has no record of is timed for a few steps first (at the run's smallest
+    and largest batch: :meth:`CostBook.probe`)."""
     protocol, units, cells, pretrained, shapes = config.protocol, [], {}, set(), set()
-    largest = max(images_per_class(spec) * classes_of(spec.dataset) for spec in sets)
-    book.probe(config.archs, sets[0].dataset, min(largest, protocol.batch_size), protocol, config.device)
+    batches = [min(images_per_class(spec) * classes_of(spec.dataset), protocol.batch_size) for spec in sets]
+    book.probe(config.archs, sets[0].dataset, batches, protocol, config.device)
     for spec in sets:
         if spec.given is not None:
             continue
