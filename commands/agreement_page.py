@@ -17,11 +17,26 @@ from harness.errors import HarnessError
 WRITES = "writes: the page (--page, default docs/agreement.md); nothing under the output folder"
 
 
+def read_manifests(folder: Path) -> dict[str, dict]:
+    """sha256 -> manifest for every well-formed manifest under ``folder``. The tensors need not be
+    there: the page reads only settings and origins, so a folder of manifests (docs/agreement-data) will do."""
+    from harness.synset import manifest_defect
+
+    manifests = {}
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            manifest = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
+            continue  # not a manifest: says nothing about a set
+        if manifest_defect(manifest) is None:
+            manifests[manifest["sha256"]] = manifest
+    return manifests
+
+
 def main(argv=None) -> None:
     from harness.checkpoint import atomic_write_text
     from harness.records import load_records
     from reports.agreement import agreement_page
-    from reports.artifacts import manifest_index
 
     parser = cli.Parser(prog="python -m harness agreement-page", description=__doc__, epilog=WRITES)
     parser.add_argument("--page", type=Path, default=Path("docs/agreement.md"), help="where to write the page")
@@ -33,8 +48,7 @@ def main(argv=None) -> None:
     records = load_records(sorted((root / "records").glob("*.jsonl")))
     if records.empty:
         raise HarnessError(f"no records under {root / 'records'}: point --output at the folder the agreement runs wrote")
-    manifests = {sha: json.loads(path.with_suffix(".json").read_text())
-                 for sha, path in manifest_index([root / "synsets"]).items()}
+    manifests = read_manifests(root / "synsets")
     regenerate = "python -m harness agreement-page" + (f" --output {args.output}" if args.output else "")
     args.page.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.page, agreement_page(records, manifests, regenerate) + "\n")
