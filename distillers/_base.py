@@ -21,6 +21,7 @@ from harness.checkpoint import load_state, save_state, state_exists
 from harness.data import ImageData
 from harness.distributed import gather_rows, per_rank, rank_and_size, shard
 from harness.errors import HarnessError
+from harness.formation import check_factor
 from harness.registry import Registry, did_you_mean
 from harness.synset import SyntheticSet
 
@@ -123,7 +124,9 @@ class Distiller(ABC):
 
     def check_init(self, data: ImageData, ipc: int) -> list[str]:
         """A warning per class with fewer real images than the initialisation draws (they repeat);
-        refused for a method that selects real images (it would select duplicates)."""
+        refused for a method that selects real images (it would select duplicates), and for a
+        multi-formation factor the images cannot be split by (:func:`harness.formation.check_factor`)."""
+        check_factor(getattr(self.config, "multi_formation", 1), data.info.size)
         need = self.init_images_per_class(ipc)
         counts = data.class_counts()
         short = [c for c in present_classes(data) if ipc <= counts[c] < need]

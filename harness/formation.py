@@ -11,6 +11,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from harness.errors import HarnessError
+
+
+def check_factor(factor: int, size: int, flag: str = "multi_formation") -> None:
+    """Refuse a factor the decoder cannot apply to ``size``-pixel images: every grid cell must hold
+    at least one pixel (a factor above the image size leaves empty cells)."""
+    if not 1 <= factor <= size:
+        raise HarnessError(f"{flag} {factor} cannot split a {size} x {size} image into {factor} x {factor} cells "
+                           f"of at least one pixel: use a factor from 1 to {size} (NCFM's is 2)")
+
 
 def _edges(size: int, factor: int) -> list[tuple[int, int]]:
     cuts = [round(i * size / factor) for i in range(factor + 1)]

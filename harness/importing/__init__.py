@@ -46,7 +46,7 @@ import torch
 from harness.data import DatasetInfo
 from harness.data.core import DATASETS, base_name, registered_info
 from harness.errors import HarnessError
-from harness.formation import decode, formation_meta
+from harness.formation import check_factor, decode, formation_meta
 from harness.importing.readers import LAYOUTS, read_source
 from harness.paths import output_root
 from harness.synset import SyntheticSet, save_synset
@@ -175,8 +175,7 @@ def synthetic_set(images, labels, info: DatasetInfo, soft_labels=None, value_ran
     """Check outside images and labels against ``info`` and make a :class:`SyntheticSet` of them
     (normalised, decoded when multi-formation); ``meta`` joins the manifest; ``source_stats`` as
     :func:`_normalised`'s."""
-    if multi_formation < 1:
-        raise HarnessError(f"--multi-formation must be at least 1, got {multi_formation}")
+    check_factor(multi_formation, info.size, "--multi-formation")
     x = _images(images, info)
     y, soft = _labels(labels, soft_labels, len(x), info)
     x, account = _normalised(x, info, value_range, source_stats)
