@@ -21,7 +21,7 @@ from typing import Annotated, Callable
 import torch
 
 from distillers._base import IterativeConfig, IterativeDistiller, RunContext
-from distillers._settings import Arch, Positive, Range
+from distillers._settings import EmbeddingArch, Positive, Range
 from distillers._matching import (
     class_augment,
     embed,
@@ -39,7 +39,7 @@ from harness.data import ImageData
 class MatchingConfig(IterativeConfig):
     lr_images: Positive = 1.0
     momentum: Annotated[float, Range(0, 1, open_high=True)] = 0.5
-    arch: Arch = "convnet"
+    arch: EmbeddingArch = "convnet"
     dsa: bool = True
 
 

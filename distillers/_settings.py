@@ -17,6 +17,7 @@ from typing import Annotated, get_args, get_origin, get_type_hints
 
 from harness.errors import HarnessError
 from harness.models import MODELS
+from harness.models.registry import EMBEDDING_MODELS
 from harness.pretrained import PRESETS
 from harness.registry import did_you_mean
 
@@ -73,6 +74,7 @@ NonNegative = Annotated[float, Range(0, MAX_VALUE)]  # weights (0 switches a ter
 Fraction = Annotated[float, Range(0, 1)]
 ClassIds = Annotated[tuple[int, ...], Range(0, MAX_COUNT)]  # () = every class
 Arch = Annotated[str, OneOf(MODELS)]
+EmbeddingArch = Annotated[str, OneOf(EMBEDDING_MODELS)]  # a network the distiller embeds images with (.embed)
 Preset = Annotated[str, OneOf(PRESETS)]  # a pretraining recipe (harness.pretrained)
 
 

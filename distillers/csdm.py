@@ -66,7 +66,7 @@ from distillers._discrepancy import sample_gaussian_frequencies, sample_multivar
 from distillers._extractors import KINDS, configured_extractor, extractor_pretraining, resolve_pool
 from distillers._formation import decode, decoded_set, formation_meta, init_stored
 from distillers._matching import class_augment, embed, embed_real, pad_by_group, sample_real, siamese_dsa
-from distillers._settings import MAX_VALUE, Arch, ClassIds, Count, Natural, OneOf, Positive, Preset, Range
+from distillers._settings import MAX_VALUE, ClassIds, Count, EmbeddingArch, Natural, OneOf, Positive, Preset, Range
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.errors import HarnessError
@@ -91,7 +91,7 @@ class CSDMConfig(IterativeConfig):
     iterations: Natural = 10000  # appendix E.1
     real_batch: Count = 256
     lr_images: Positive = 0.01
-    arch: Arch = "convnet"
+    arch: EmbeddingArch = "convnet"
     extractor: Annotated[str, OneOf(KINDS)] = "hybrid"
     pretrain: Preset = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
     pretrained: Natural = 0  # K models of the hybrid extractor; 0 = the recipe's count

@@ -89,9 +89,9 @@ from distillers._ncfm_settings import OFFICIAL, OFFICIAL_PSI, OFFICIAL_PSI_TRAIN
 from distillers._settings import (
     MAX_COUNT,
     MAX_VALUE,
-    Arch,
     ClassIds,
     Count,
+    EmbeddingArch,
     Fraction,
     Natural,
     NonNegative,
@@ -120,7 +120,7 @@ class NCFMConfig(IterativeConfig):
     lr_images: Positive = 0.01
     weight_decay: NonNegative = 5e-4
     image_optimizer: Annotated[str, OneOf(("adamw", "authors"))] = "adamw"  # adamw: AdamW(lr_images, weight_decay); authors: their per-dataset choice
-    arch: Arch = "convnet"
+    arch: EmbeddingArch = "convnet"
     extractor: Annotated[str, OneOf(KINDS)] = "hybrid"
     pretrain: Preset = "cpu-2epoch"  # pretraining recipe of the hybrid extractor (harness.pretrained.PRESETS)
     pretrained: Natural = 0  # K models in the hybrid extractor's pool; 0 = the recipe's count

@@ -19,7 +19,7 @@ import torch
 
 from distillers._base import Distiller, DistillerConfig, RunContext, register_distiller
 from distillers._matching import REAL_CHUNK
-from distillers._settings import Arch, ClassIds, Preset, Seed
+from distillers._settings import ClassIds, EmbeddingArch, Preset, Seed
 from harness.augment import mix_seed
 from harness.data import ImageData
 from harness.synset import SyntheticSet
@@ -41,7 +41,7 @@ class RandomSubset(Distiller):
 
 @dataclass(frozen=True)
 class EmbeddingSelectionConfig(DistillerConfig):
-    arch: Arch = "convnet"
+    arch: EmbeddingArch = "convnet"
     pretrained_seed: Seed = 0
     pretrain: Preset = "cpu-2epoch"  # pretraining recipe of the embedding network
     pretrain_classes: ClassIds = ()  # () = the embedding network sees every class; else only these

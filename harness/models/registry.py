@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
+import torch
 import torch.nn as nn
 
 from harness.errors import HarnessError
@@ -24,3 +26,25 @@ def build_model(name: str, in_channels: int, num_classes: int, image_size: int) 
     except UnknownNameError as exc:
         raise HarnessError(str(exc)) from None
     return builder(in_channels, num_classes, image_size)
+
+
+@functools.lru_cache(maxsize=None)
+def gives_embedding(name: str) -> bool:
+    """Whether ``name``'s network has ``embed(x)`` (its penultimate features), which the matching and
+    selection distillers embed images with; built on the meta device (no weights are made)."""
+    with torch.device("meta"):
+        return callable(getattr(build_model(name, 1, 10, 32), "embed", None))
+
+
+class EmbeddingModels:
+    """The registered architectures that give an embedding, as a live view of :data:`MODELS` (a
+    model registered later is included), for a setting's declared choices."""
+
+    def __contains__(self, name) -> bool:
+        return isinstance(name, str) and name in MODELS.names() and gives_embedding(name)
+
+    def __iter__(self):
+        return (name for name in MODELS.names() if gives_embedding(name))
+
+
+EMBEDDING_MODELS = EmbeddingModels()
