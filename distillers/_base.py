@@ -123,8 +123,9 @@ class Distiller(ABC):
         return ipc * getattr(self.config, "multi_formation", 1) ** 2
 
     def check_init(self, data: ImageData, ipc: int) -> list[str]:
-        """A warning per class with fewer real images than the initialisation draws (they repeat);
-        refused for a method that selects real images (it would select duplicates), and for a
+        """A warning per class with fewer real images than the initialisation draws (they repeat), and
+        one when ``real_batch`` exceeds a class; refused for a method that selects real images (it would
+        select duplicates), and for a
         multi-formation factor the images cannot be split by (:func:`harness.formation.check_factor`)."""
         check_factor(getattr(self.config, "multi_formation", 1), data.info.size)
         need = self.init_images_per_class(ipc)
@@ -135,8 +136,20 @@ class Distiller(ABC):
             raise HarnessError(f"{self.name} takes {need} real images per class (ipc {ipc} x {need // ipc}) but class "
                                f"'{data.info.class_names[short[0]]}' has {counts[short[0]]}: use --ipc "
                                f"{fewest // (need // ipc)} or less")
-        return [f"class '{data.info.class_names[c]}' has {counts[c]} real images < the {need} the "
-                f"initialisation draws (ipc {ipc} x {need // ipc} per stored image): some repeat" for c in short]
+        warnings = [f"class '{data.info.class_names[c]}' has {counts[c]} real images < the {need} the "
+                    f"initialisation draws (ipc {ipc} x {need // ipc} per stored image): some repeat" for c in short]
+        return warnings + self._real_batch_warning(data, counts)
+
+    def _real_batch_warning(self, data: ImageData, counts) -> list[str]:
+        """One warning when ``real_batch`` is more than a class holds: such a class gives all its
+        images each iteration (as the DC/DM authors' ``get_images`` does), not the batch the config names."""
+        batch, present = getattr(self.config, "real_batch", 0), present_classes(data)
+        small = [c for c in present if counts[c] < batch]
+        if not small:
+            return []
+        c = min(small, key=lambda k: counts[k])
+        return [f"real_batch {batch} is more than {len(small)} of {len(present)} classes hold (smallest: "
+                f"'{data.info.class_names[c]}', {counts[c]} images): those give all their images each iteration"]
 
     def synset(self, images: torch.Tensor, labels: torch.Tensor, data: ImageData, ipc: int, run: RunContext,
                warnings: list[str] = (), **meta) -> SyntheticSet:

@@ -81,7 +81,8 @@ def test_csdm_records_alphas_and_the_short_class_warning_in_the_manifest():
                   log=lambda s: None)
     manifest = json.loads(path.with_suffix(".json").read_text())
     assert manifest["warnings"] and all("initialised by repeating" in w or "the initialisation draws" in w
-                                        for w in manifest["warnings"])
+                                        or w.startswith("real_batch 4 is more than 3 of 10 classes hold (smallest")
+                                        for w in manifest["warnings"])  # the three tail classes hold 2 to 3
     alphas = list(manifest["class_alpha"].values())
     assert len(alphas) == 10 and all(a >= b for a, b in zip(alphas, alphas[1:])) and alphas[0] > alphas[-1]
     assert math.isclose(manifest["alpha_0"], 0.7)
