@@ -8,7 +8,6 @@ matched and when a harness cell agrees with the authors'.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from commands import _common as cli
@@ -20,17 +19,10 @@ WRITES = "writes: the page (--page, default docs/agreement.md); nothing under th
 def read_manifests(folder: Path) -> dict[str, dict]:
     """sha256 -> manifest for every well-formed manifest under ``folder``. The tensors need not be
     there: the page reads only settings and origins, so a folder of manifests (docs/agreement-data) will do."""
-    from harness.synset import manifest_defect
+    from reports.artifacts import read_manifest
 
-    manifests = {}
-    for path in sorted(folder.rglob("*.json")):
-        try:
-            manifest = json.loads(path.read_bytes().decode("utf-8"))
-        except (OSError, ValueError, RecursionError):
-            continue  # not a manifest: says nothing about a set
-        if manifest_defect(manifest) is None:
-            manifests[manifest["sha256"]] = manifest
-    return manifests
+    manifests = (read_manifest(path) for path in sorted(folder.rglob("*.json")))
+    return {m["sha256"]: m for m in manifests if m is not None}
 
 
 def main(argv=None) -> None:

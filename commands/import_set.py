@@ -20,8 +20,7 @@ WRITES = "writes: NAME-<hash>.safetensors + .json under <output>/synsets/<datase
 
 
 def main(argv=None) -> None:
-    from harness.importing import EXTERNAL, LAYOUTS, RANGES, ImportOptions, read_outside_set
-    from harness.paths import output_root
+    from harness.importing import LAYOUTS, RANGES, ImportOptions, default_artifact, read_outside_set
     from harness.synset import load_synset, save_synset, set_label
 
     parser = cli.Parser(prog="python -m harness import", description=__doc__, epilog=WRITES)
@@ -45,7 +44,7 @@ def main(argv=None) -> None:
                             multi_formation=args.multi_formation, name=args.name, source=args.source_text or "")
     synset, stem = read_outside_set(args.source, args.dataset, options)  # every check, before anything is written
     cli.use_output(args.output)
-    path = save_synset(synset, args.artifact or output_root() / "synsets" / synset.info.name / EXTERNAL / f"{stem}.safetensors")
+    path = save_synset(synset, args.artifact or default_artifact(synset, stem))  # the root as --output set it
     s = load_synset(path)
     meta, rho = s.meta, s.meta.get("multi_formation", 1)
     print(f"imported {set_label(s)} into {path}")

@@ -142,7 +142,8 @@ class Distiller(ABC):
 
     def _real_batch_warning(self, data: ImageData, counts) -> list[str]:
         """One warning when ``real_batch`` is more than a class holds: such a class gives all its
-        images each iteration (as the DC/DM authors' ``get_images`` does), not the batch the config names."""
+        images each iteration, not the batch the config names (the DC/DM authors' ``get_images``, as
+        we read it, takes ``permutation[:n]`` the same way)."""
         batch, present = getattr(self.config, "real_batch", 0), present_classes(data)
         small = [c for c in present if counts[c] < batch]
         if not small:

@@ -36,7 +36,6 @@ def git_commit() -> str:
     return sha + ("+dirty" if dirty else "")
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
     """The CPU's model name (it changes from day to day on shared machines, so every number keeps it)."""
     try:
@@ -48,6 +47,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+@functools.lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
     return {
         "harness": harness.__version__,

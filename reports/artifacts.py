@@ -26,15 +26,19 @@ def record_sha(row: pd.Series) -> str | None:
     return extra.get("synset_sha256") if isinstance(extra, dict) else None
 
 
-def manifest_sha(artifact: Path) -> str | None:
-    """The checksum a well-formed manifest (:func:`harness.synset.manifest_defect`) names, else None."""
+def read_manifest(path: Path) -> dict | None:
+    """The manifest at ``path`` (its ``.json``) if well-formed (:func:`harness.synset.manifest_defect`), else None."""
     try:
-        manifest = json.loads(artifact.with_suffix(".json").read_bytes().decode("utf-8"))
+        manifest = json.loads(path.with_suffix(".json").read_bytes().decode("utf-8"))
     except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON
         return None
-    if manifest_defect(manifest) is not None:
-        return None
-    return manifest["sha256"] if artifact.with_suffix(".safetensors").is_file() else None
+    return manifest if manifest_defect(manifest) is None else None
+
+
+def manifest_sha(artifact: Path) -> str | None:
+    """The checksum a well-formed manifest names when its tensors are beside it, else None."""
+    manifest = read_manifest(artifact)
+    return manifest["sha256"] if manifest and artifact.with_suffix(".safetensors").is_file() else None
 
 
 def record_path(row: pd.Series, sha: str) -> Path | None:

@@ -7,8 +7,6 @@ run on real images in seconds.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from harness.data import load_dataset
@@ -43,9 +41,7 @@ def tiny():
 def artifact(tmp_path_factory):
     """A random-subset artifact of mnist-tiny (IPC 1), written outside the test's output folder."""
     from distillers import distil
+    from harness.paths import environment_variable
 
-    os.environ["DD_OUTPUT"] = str(tmp_path_factory.mktemp("artifact"))
-    try:
+    with environment_variable("DD_OUTPUT", str(tmp_path_factory.mktemp("artifact"))):
         return str(distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None))
-    finally:
-        del os.environ["DD_OUTPUT"]

@@ -1,5 +1,6 @@
-"""A real batch larger than a class is used as the whole class (as the DC/DM authors' ``get_images``
-does); every distiller with a ``real_batch`` says so in one warning, which the manifest keeps."""
+"""A real batch larger than a class is used as the whole class (the DC/DM authors' ``get_images``
+reads the same way; we did not run it); every distiller with a ``real_batch`` says so in one
+warning, which the manifest keeps."""
 
 from __future__ import annotations
 

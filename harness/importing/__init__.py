@@ -221,10 +221,13 @@ def import_set(source: str | Path, dataset: str, options: ImportOptions = Import
     ``<output>/synsets/<dataset>/external/<name>-<hash>.safetensors``); returns its path. Every
     check runs before anything is written."""
     synset, stem = read_outside_set(source, dataset, options)
-    if artifact is None:
-        artifact = output_root() / "synsets" / synset.info.name / EXTERNAL / f"{stem}.safetensors"
-    return save_synset(synset, artifact)
+    return save_synset(synset, artifact or default_artifact(synset, stem))
 
 
-__all__ = ["EXTERNAL", "ImportOptions", "RANGES", "LAYOUTS", "import_set", "read_outside_set", "synthetic_set", "dataset_info",
+def default_artifact(synset: SyntheticSet, stem: str) -> Path:
+    """Where an imported set goes unless told: ``<output>/synsets/<dataset>/external/<stem>.safetensors``."""
+    return output_root() / "synsets" / synset.info.name / EXTERNAL / f"{stem}.safetensors"
+
+
+__all__ = ["EXTERNAL", "ImportOptions", "RANGES", "LAYOUTS", "default_artifact", "import_set", "read_outside_set", "synthetic_set", "dataset_info",
            "SOURCE_NORMALISATION"]
