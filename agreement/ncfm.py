@@ -66,6 +66,7 @@ from distillers._extractors import configured_recipe
 from distillers._formation import decoded_set
 from distillers._ncfm_parts import to_pixels
 from harness.errors import HarnessError
+from harness.importing.pool import convnet_names
 from harness.models import build_model
 from harness.paths import environment_variable
 from harness.pretrained import pretrained_dir
@@ -144,17 +145,13 @@ def random_pool(ncfm, data):
 
 def their_network(theirs, cfg: dict, data, ours: torch.nn.Module) -> torch.nn.Module:
     """Their ConvNet (``define_model``'s settings) holding the weights of the harness's ConvNet
-    ``ours`` (the same layers, named ``layers.conv.d`` / ``layers.norm.d`` there, ``features.i`` here)."""
+    ``ours`` (the same layers, named ``layers.conv.d`` / ``layers.norm.d`` there, ``features.i`` here:
+    :func:`harness.importing.pool.convnet_names`, the map ``import-pool`` reads their pools with)."""
     net = theirs.convnet.ConvNet(data.info.num_classes, net_norm=cfg["norm_type"], net_depth=cfg["depth"],
                                  net_width=int(128 * cfg["width"]), channel=data.info.channels,
                                  im_size=(data.info.size, data.info.size))
     state = ours.state_dict()
-    convs = [name.rsplit(".", 2)[1] for name in state if name.startswith("features.") and state[name].dim() == 4]
-    mapped = {"classifier.weight": state["classifier.weight"], "classifier.bias": state["classifier.bias"]}
-    for d, i in enumerate(convs):
-        for p in ("weight", "bias"):
-            mapped[f"layers.conv.{d}.{p}"] = state[f"features.{i}.{p}"]
-            mapped[f"layers.norm.{d}.{p}"] = state[f"features.{int(i) + 1}.{p}"]
+    mapped = {theirs_name: state[name] for name, theirs_name in convnet_names(state).items()}
     net.load_state_dict(mapped)
     return net.to(torch.get_default_dtype())
 

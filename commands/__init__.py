@@ -30,6 +30,7 @@ COMMANDS: Registry[str] = Registry("command", {
     "report": "collate every record into report.md and report.html",
     "agree": "the harness's loss and image gradient against the authors' code (DM, NCFM)",
     "agreement-page": "regenerate docs/agreement.md (the harness beside the authors' code) from records",
+    "import-pool": "bring pretrained networks made by other code (the NCFM authors' pretrain folder) into the cache",
 })
 
 MODULES = {"import": "import_set"}  # a command whose name is a Python keyword

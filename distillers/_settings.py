@@ -18,7 +18,7 @@ from typing import Annotated, get_args, get_origin, get_type_hints
 from harness.errors import HarnessError
 from harness.models import MODELS
 from harness.models.registry import EMBEDDING_MODELS
-from harness.pretrained import PRESETS
+from harness.pretrained import RECIPE_NAMES
 from harness.registry import did_you_mean
 
 MAX_COUNT = 10**7  # no count of a distiller comes near ten million (the longest published budget: 20,000 iterations)
@@ -75,7 +75,7 @@ Fraction = Annotated[float, Range(0, 1)]
 ClassIds = Annotated[tuple[int, ...], Range(0, MAX_COUNT)]  # () = every class
 Arch = Annotated[str, OneOf(MODELS)]
 EmbeddingArch = Annotated[str, OneOf(EMBEDDING_MODELS)]  # a network the distiller embeds images with (.embed)
-Preset = Annotated[str, OneOf(PRESETS)]  # a pretraining recipe (harness.pretrained)
+Preset = Annotated[str, OneOf(RECIPE_NAMES)]  # a pretraining recipe: a preset or an imported pool (harness.pretrained)
 
 
 @dataclass(frozen=True)

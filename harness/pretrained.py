@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -132,16 +133,95 @@ PRESETS: dict[str, PretrainRecipe] = {
     "ed-paper": PretrainRecipe(name="ed-paper", epochs=1000, lr_milestones=(0.5,), augmentation="dsa"),
 }
 DEFAULT_PRESET = "cpu-2epoch"
+IMPORTED_PREFIX = "imported-"
+
+
+@dataclass(frozen=True)
+class ImportedPool:
+    """Pretrained networks made by other code (:mod:`harness.importing.pool`), never trained here:
+    network k is the source's k-th (initial, final) pair. Its name is ``imported-`` plus the first
+    12 hex digits of a sha256 over its source files' sha256 and the dataset and architecture it is
+    imported for, so the name says which bytes it holds; how
+    they were trained is the source's account (``settings``, e.g. the NCFM authors' args.log) and
+    the user's (``source``). ``models`` networks of the ``available`` ones are drawn (0 = all)."""
+
+    name: str
+    sha256: str
+    dataset: str
+    arch: str
+    available: int
+    layout: str
+    files: tuple[tuple[str, str], ...] = ()  # (file name, sha256) of each source file
+    source: str = ""
+    settings: str = ""
+    models: int = 0
+    seed: int = 0
+    images: int = 0  # what the source trained on is the source's: no subset, no class subset
+    classes: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "models", self.models or self.available)
+        object.__setattr__(self, "files", tuple(tuple(f) for f in self.files))
+        object.__setattr__(self, "classes", tuple(self.classes))
+
+    def cache_key(self) -> str:
+        return self.name
+
+    def fingerprint(self) -> str:
+        return self.sha256[:12]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> dict:
+        return {"recipe": self.as_dict(), "recipe_fingerprint": self.fingerprint(), "cache_key": self.cache_key()}
+
+    def with_overrides(self, models: int = 0, images: int = 0, classes=()) -> "ImportedPool":
+        if not 0 <= models <= self.available:
+            raise HarnessError(f"imported pool {self.name} holds {self.available} networks, not {models}: "
+                               f"set pretrained to at most {self.available} (0 = all)")
+        if images or classes:
+            raise HarnessError(f"imported pool {self.name} was trained by its source ({self.source or self.layout}): "
+                               f"an image or class subset cannot apply to it (--budget quick sets pretrain_images: use --budget "
+                               f"paper or --set pretrain_images=0; leave pretrain_classes empty)")
+        return replace(self, models=models or self.available)
+
+
+def imported_pool(name: str) -> ImportedPool | None:
+    """The pool imported into the current output folder under ``name`` (None if there is none)."""
+    from harness.paths import cache_dir
+
+    if not re.fullmatch(IMPORTED_PREFIX + "[0-9a-f]{12}", str(name)):
+        return None
+    path = cache_dir("pretrained", "imported", create=False) / f"{name}.json"
+    return ImportedPool(**json.loads(path.read_text())) if path.exists() else None
+
+
+class RecipeNames:
+    """What ``pretrain=`` accepts, a live view: the presets, then the pools imported into the
+    current output folder (``python -m harness import-pool``)."""
+
+    def __contains__(self, name) -> bool:
+        return name in PRESETS or imported_pool(name) is not None
+
+    def __iter__(self):
+        from harness.paths import cache_dir
+
+        folder = cache_dir("pretrained", "imported", create=False)
+        return iter([*PRESETS, *sorted(p.stem for p in folder.glob(IMPORTED_PREFIX + "*.json"))])
+
+
+RECIPE_NAMES = RecipeNames()
 DEFAULT_RECIPE = PRESETS[DEFAULT_PRESET].protocol()  # the training protocol of the default preset
 
 
 def get_recipe(preset: str, models: int = 0, images: int = -1, classes=()) -> PretrainRecipe:
     """A named preset with the distiller's pool size (``models`` > 0), image subset (``images``
     >= 0) and class subset (``classes``, () = every class)."""
-    if preset not in PRESETS:
-        raise HarnessError(f"unknown pretraining recipe '{preset}'.{did_you_mean(preset, list(PRESETS))} "
-                           f"Known: {', '.join(PRESETS)}.")
-    recipe = PRESETS[preset]
+    recipe = PRESETS.get(preset) or imported_pool(preset)
+    if recipe is None:
+        known = list(RECIPE_NAMES)
+        raise HarnessError(f"unknown pretraining recipe '{preset}'.{did_you_mean(preset, known)} Known: {', '.join(known)}.")
     return recipe.with_overrides(models=models or recipe.models, images=recipe.images if images < 0 else images,
                                  classes=tuple(classes))
 
@@ -149,7 +229,7 @@ def get_recipe(preset: str, models: int = 0, images: int = -1, classes=()) -> Pr
 def _as_recipe(recipe, max_images: int) -> PretrainRecipe:
     """Accept a PretrainRecipe, or a training EvalProtocol plus ``max_images`` (e.g. a test's
     1-epoch variant of ``DEFAULT_RECIPE``)."""
-    if isinstance(recipe, PretrainRecipe):
+    if isinstance(recipe, (PretrainRecipe, ImportedPool)):
         return recipe if not max_images else recipe.with_overrides(images=max_images)
     p = recipe
     aug = next((k for k, v in RECIPE_AUGMENTATIONS.items() if v == p.augmentation), None)
@@ -200,6 +280,10 @@ def get_pretrained(dataset: str, arch: str = "convnet", seed: int = 0, recipe=PR
     """(initial, final) state dicts of network ``seed`` of ``recipe`` (a :class:`PretrainRecipe`),
     training it once if it is not cached. ``max_images`` > 0 overrides the recipe's image subset."""
     recipe = _as_recipe(recipe, max_images)
+    if isinstance(recipe, ImportedPool) and not is_pretrained(dataset, arch, seed, recipe, imbalance):
+        raise HarnessError(f"network {seed} of {recipe.name} is not in the cache: the pool was imported for "
+                           f"{recipe.dataset} / {recipe.arch}; import its networks for {dataset} / {arch} "
+                           f"(python -m harness import-pool) or name another pretrain recipe")
     folder = pretrained_dir(dataset, arch, seed, recipe, imbalance)
     init_path, final_path = folder / "init.safetensors", folder / "final.safetensors"
     if not final_path.exists():

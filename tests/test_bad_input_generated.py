@@ -18,10 +18,11 @@ import pytest
 from commands import COMMANDS, _common, entry_point
 from distillers import DISTILLERS
 from distillers._settings import OneOf, Range, declared
+from pool_fixtures import write_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 HUGE = str(10**12)
-ARTIFACT, FILE, CHECKOUT = "{artifact}", "{file}", "{checkout}"
+ARTIFACT, FILE, CHECKOUT, POOL = "{artifact}", "{file}", "{checkout}", "{pool}"
 BASE = {  # argv that passes every check and would run the smallest work; the bad flag comes after it
     "distill": ["--distiller", "random", "--dataset", "mnist-tiny", "--ipc", "1"],
     "evaluate": ["--synset", ARTIFACT],
@@ -39,6 +40,7 @@ BASE = {  # argv that passes every check and would run the smallest work; the ba
     "import": [ARTIFACT, "--dataset", "mnist-tiny"],
     "agree": ["--code", "dm", "--authors", CHECKOUT],
     "agreement-page": [],
+    "import-pool": [POOL, "--dataset", "mnist-tiny"],
 }
 PATHS_IN = {"--synset", "--grid", "--nb201-file", "path", "source", "--authors"}  # files the command reads
 TEXT = {"--title", "--partition", "--name", "--source", "--page"}  # free text: only an empty value is wrong
@@ -140,6 +142,7 @@ def checked(artifact, output_dir, tmp_path_factory, monkeypatch, capsys):
     checkout = tmp_path_factory.mktemp("checkout")  # the files agree's dm check looks for (its checks never run here)
     for name in ("main_DM.py", "utils.py", "networks.py"):
         (checkout / name).write_text("")
+    pool = write_pool(tmp_path_factory.mktemp("pool") / "pretrained")
 
     use_output = _common.use_output
 
@@ -151,7 +154,8 @@ def checked(artifact, output_dir, tmp_path_factory, monkeypatch, capsys):
     monkeypatch.setattr(_common, "use_output", validated)
 
     def run(command, argv):
-        argv = [a.replace(ARTIFACT, artifact).replace(FILE, str(file)).replace(CHECKOUT, str(checkout)) for a in argv]
+        argv = [a.replace(ARTIFACT, artifact).replace(FILE, str(file)).replace(CHECKOUT, str(checkout))
+                .replace(POOL, str(pool)) for a in argv]
         before = _files(output_dir)
         try:
             entry_point(command, argv)
