@@ -20,6 +20,7 @@ distillation seed: it agrees when the mean paired difference is within ``TOLERAN
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -48,7 +49,39 @@ DEVIATIONS = {
         "Their Fashion-MNIST mean is 0.2861, the harness's 0.2860 (std 0.3530 both): sets move between "
         "the two normalised spaces through raw pixels (the importer and the driver both do this).",
     ],
+    "ncfm": [
+        "Their code has no Fashion-MNIST config: both sides run their `config/ipc10/cifar10.yaml` with the "
+        "dataset's facts (dataset fashion, size 28, nch 1) and a CPU budget: batch_real 64 (theirs 1024), "
+        "niter 100 (theirs 20000), num_premodel / model_num 2 (theirs 20), pertrain_epochs 1 (theirs 60); "
+        "backend gloo, workers 0. The harness runs `ncfm-official` with the same values "
+        "(`--budget paper --iterations 100 --real-batch 64`).",
+        "One teacher pool for both: their `pretrain/pretrain_script.py` made it; the harness reads the same "
+        "files with `python -m harness import-pool` (tensors only), which named it by their sha256 (listed "
+        "above). Its two networks score the same on the test split in both codes (their log 76.4 / 76.0, "
+        "the importer 76.41 / 76.00).",
+        "Their code runs on the CPU through a driver (run-time shims, no file edited): a one-process gloo "
+        "group; `.cuda()` is the identity; each 'cuda' device argument is 'cpu'; their DiffAug output is "
+        "re-laid out with standard strides (same values: with one channel their crop returns a "
+        "channels-last tensor that their ConvNet's `.view` refuses on this CPU build); their condensation "
+        "saves its last iteration (their `it_save` saves every 1000); their evaluation's return value "
+        "(best and last accuracy) is written to a file.",
+        "Their `init_script` seeds only when `train.seed` > 0 (as we read it): both sides use seeds 1-5. Their "
+        "draws (network and blend, augmentation, frequencies) come from global generators and a "
+        "background thread, the harness's from keyed generators: seeds are paired by number, not by draw.",
+        "Evaluation at a CPU budget on both sides: `evaluation_epochs` 100 (theirs 2000; the lr halves at "
+        "1/5 .. 4/5 of it in both) and one model per set (their `val_repeat` defaults to 10). Their log's "
+        "'best' (the highest of the tests every `epoch_eval_interval` epochs, a selection on test "
+        "accuracy) is kept in the record, not used: every cell is the final epoch's accuracy.",
+        "A harness artifact holds the decoded training images (400 for IPC 10 at factor 2), so a harness set "
+        "enters their evaluation as those images in pixels at `factor` 1, where their `decode` is the "
+        "identity; their own sets are decoded by their code. The two decoders give the same images (the "
+        "one-step checks below).",
+        "Their evaluation crops by an integer shift, the harness's `ncfm` protocol by DSA's continuous "
+        "translation (`harness/protocol.py`). Their Fashion-MNIST mean is 0.2861, the harness's 0.2860: "
+        "sets move between the codes through raw pixels.",
+    ],
 }
+SEEDING = {"dm": "seeded by the driver", "ncfm": "seeded by their init_script from train.seed"}
 
 
 def agreement_cells(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.DataFrame:
@@ -143,16 +176,19 @@ def _one_step_lines(records: pd.DataFrame) -> list[str]:
 def _settings_lines(cells: pd.DataFrame, records: pd.DataFrame, manifests: dict[str, dict]) -> list[str]:
     """What was run on each side, read from the records and the harness's manifests."""
     rows = records.to_dict("records")
-    lines = []
+    lines, code = [], cells.code.iloc[0] if len(cells) else ""
     made = {m.get("sha256"): m for m in manifests.values()}
     harness_sets = cells[(cells.maker == "harness")].set_sha256.unique()
     configs = {json_line(made[s].get("config", {})) for s in harness_sets if s in made}
     for config in sorted(configs):
         lines.append(f"- harness distiller config: `{config}`")
+    pools = {json.dumps(made[s]["pretraining"], sort_keys=True) for s in harness_sets if s in made and made[s].get("pretraining")}
+    for pool in map(json.loads, sorted(pools)):
+        lines.append("- teacher pool (both sides): " + pool_line(pool))
     argvs = {" ".join(_placeholders(r["extra"]["distill_argv"])) for r in rows if r.get("task") == "authors-eval"
              and isinstance(r.get("extra"), dict) and r["extra"].get("distill_argv")}
     for argv in sorted(argvs):
-        lines.append(f"- authors' distillation: `{argv}` (seeded by the driver)")
+        lines.append(f"- authors' distillation: `{argv}` ({SEEDING.get(code, 'seeded by the driver')})")
     for protocol in sorted(cells.protocol.unique()):
         lines.append(f"- evaluation: {protocol}")
     return lines
@@ -166,8 +202,18 @@ def _placeholders(argv: list[str]) -> list[str]:
     return [PATH_FLAGS.get(argv[i - 1], a) if i else a for i, a in enumerate(argv)]
 
 
+def pool_line(pool: dict) -> str:
+    """A pretrained pool as the page names it: its name, each network's test accuracy, its files."""
+    recipe = pool["recipe"]
+    accuracy = " / ".join(f"{n['test_accuracy']:.2f}" for n in pool.get("networks", []) if n.get("test_accuracy") is not None)
+    files = ", ".join(f"{name} ({sha[:12]})" for name, sha in recipe.get("files", []))
+    made = f"{recipe.get('source') or recipe['name']}" + (f"; files {files}" if files else "")
+    return f"`{recipe['name']}`, {recipe['models']} networks, test accuracy {accuracy} %: {made}"
+
+
 def json_line(config: dict) -> str:
-    keys = ("iterations", "real_batch", "lr_images", "momentum", "dsa", "init")
+    keys = ("iterations", "real_batch", "lr_images", "momentum", "dsa", "init", "pretrain", "pretrained", "num_freqs",
+            "multi_formation", "calibration", "real_sample")
     return ", ".join(f"{k}={config[k]}" for k in keys if k in config)
 
 
