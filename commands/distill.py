@@ -55,6 +55,8 @@ def main(argv=None) -> None:
     if rank == 0 and hasattr(config, "iterations"):
         own = {"quick": " (a CPU budget; --budget paper for the distiller's published one)",
                "paper": " (the distiller's published budget)"}.get(args.budget, "")
+        changed = sorted(k for k in cli.distill_overrides(args) if k in ("iterations", "real_batch"))
+        own = f" ({' and '.join(changed)} from the command line, the rest from the budget)" if changed else own
         bar = "" if args.no_progress else "; the progress bar estimates the time after the first iterations"
         print(f"distill: {args.distiller}, budget {args.budget}: {config.iterations} iterations of "
               f"{config.real_batch} real images per class{own}{bar}")
