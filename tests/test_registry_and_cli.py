@@ -70,7 +70,11 @@ def test_distill_says_its_budget_before_starting(capsys, tiny):
     main(["--distiller", "dm", "--dataset", "mnist-tiny", "--ipc", "1", "--iterations", "1", "--real-batch", "4",
           "--no-progress"])
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith("distill: dm, budget quick: 1 iterations of 4 real images per class (a CPU budget;")
+    assert first == ("distill: dm, budget quick: 1 iterations of 4 real images per class "
+                     "(iterations and real_batch from the command line, the rest from the budget)")
+    main(["--distiller", "dm", "--dataset", "mnist-tiny", "--ipc", "1", "--iterations", "1", "--no-progress"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("(iterations from the command line, the rest from the budget)")
 
 
 def test_distill_defaults_to_the_quick_budget_and_names_the_published_one(capsys, tiny):
