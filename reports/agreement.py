@@ -186,7 +186,7 @@ def _settings_lines(cells: pd.DataFrame, records: pd.DataFrame, manifests: dict[
     for pool in map(json.loads, sorted(pools)):
         lines.append("- teacher pool (both sides): " + pool_line(pool))
     argvs = {" ".join(_placeholders(r["extra"]["distill_argv"])) for r in rows if r.get("task") == "authors-eval"
-             and isinstance(r.get("extra"), dict) and r["extra"].get("distill_argv")}
+             and r.get("code") == code and isinstance(r.get("extra"), dict) and r["extra"].get("distill_argv")}
     for argv in sorted(argvs):
         lines.append(f"- authors' distillation: `{argv}` ({SEEDING.get(code, 'seeded by the driver')})")
     for protocol in sorted(cells.protocol.unique()):

@@ -13,17 +13,19 @@ from reports.agreement import CELLS, agreement_cells, agreement_page, cell_table
 SEEDS = range(5)
 
 
-def _records(shift_harness_sets: float, shift_harness_eval: float):
-    """Authors' files a<seed> and harness artifacts h<seed>; harness sets score ``shift_harness_sets``
+def _records(shift_harness_sets: float, shift_harness_eval: float, code: str = "dm"):
+    """Authors' files a<seed> and harness artifacts h<seed> (prefixed by ``code`` but for dm), each
+    authors' record naming its distillation command; harness sets score ``shift_harness_sets``
     higher, the harness evaluation ``shift_harness_eval`` higher, plus a seed-to-seed wobble."""
     records, manifests = [], {}
     for seed in SEEDS:
         wobble = (-1) ** seed * 0.2 * seed
-        for maker, file_sha in (("authors", f"a{seed}"), ("harness", f"h{seed}")):
+        prefix = "" if code == "dm" else code
+        for maker, file_sha in (("authors", f"{prefix}a{seed}"), ("harness", f"{prefix}h{seed}")):
             base = 80 + seed + (shift_harness_sets if maker == "harness" else 0)
-            records.append({"task": "authors-eval", "code": "dm", "set_sha256": file_sha, "set_maker": maker,
+            records.append({"task": "authors-eval", "code": code, "set_sha256": file_sha, "set_maker": maker,
                             "set_seed": seed, "seed": 0, "authors_evaluation": "evaluate_synset E=300",
-                            "metrics": {"accuracy": base}})
+                            "metrics": {"accuracy": base}, "extra": {"distill_argv": [f"{code}_main.py", "--ipc", "10"]}})
             artifact = f"imported-{file_sha}" if maker == "authors" else file_sha
             manifests[artifact] = {"sha256": artifact, "origin": {"sha256": file_sha}} if maker == "authors" else {
                 "sha256": artifact, "config": {"iterations": 100}}
@@ -68,6 +70,27 @@ def test_page_names_every_cell_and_the_command_that_regenerates_it():
     assert "| dm | dm: image gradient | float64 | 1.0e-13 |" in page and "1.0e-07" not in page
 
 
+def test_each_code_section_names_only_its_own_authors_command():
+    frames = [_records(0.0, 0.0, code) for code in ("dm", "ncfm")]
+    page = agreement_page(pd.concat([f for f, _ in frames]), {**frames[0][1], **frames[1][1]}, "regenerate")
+    for code, other in (("dm", "ncfm"), ("ncfm", "dm")):
+        section = page.split(f"## {code}:")[1].split("## ")[0]
+        assert f"- authors' distillation: `{code}_main.py --ipc 10`" in section and f"{other}_main.py" not in section
+
+
+def test_the_teacher_pool_both_sides_load_is_named_with_its_files():
+    frame, manifests = _records(0.0, 0.0)
+    pool = {"recipe": {"name": "imported-4aaf6081591a", "models": 2, "source": "their pretrain_script.py",
+                       "files": [["premodel0_init.pth.tar", "67aa65ee330c6001"], ["premodel0_trained.pth.tar", "a0a7ac58f964"]]},
+            "networks": [{"seed": 0, "test_accuracy": 76.41}, {"seed": 1, "test_accuracy": 76.0}]}
+    for seed in SEEDS:
+        manifests[f"h{seed}"]["pretraining"] = pool
+    page = agreement_page(frame, manifests, "python -m harness agreement-page")
+    assert ("- teacher pool (both sides): `imported-4aaf6081591a`, 2 networks, test accuracy 76.41 / 76.00 %: "
+            "their pretrain_script.py; files premodel0_init.pth.tar (67aa65ee330c), premodel0_trained.pth.tar "
+            "(a0a7ac58f964)") in page
+
+
 def test_the_committed_page_is_what_the_committed_records_give(tmp_path, monkeypatch):
     """docs/agreement.md is generated, never typed: regenerating it from the records and manifests
     shipped beside it (docs/agreement-data) gives the same page, byte for byte."""
@@ -77,5 +100,6 @@ def test_the_committed_page_is_what_the_committed_records_give(tmp_path, monkeyp
     entry_point("agreement-page", ["--output", "docs/agreement-data", "--page", str(tmp_path / "agreement.md")])
     page = (tmp_path / "agreement.md").read_text()
     assert page == Path("docs/agreement.md").read_text()
-    dm = page.split("## dm:")[1].split("## ")[0]  # the shipped folder holds manifests only, no tensors:
-    assert all(f"| {maker} | {evaluator} |" in dm for maker, evaluator in CELLS)  # every cell is still matched
+    for code in ("dm", "ncfm"):  # the shipped folder holds manifests only, no tensors: every cell is still matched
+        section = page.split(f"## {code}:")[1].split("## ")[0]
+        assert all(f"| {maker} | {evaluator} |" in section for maker, evaluator in CELLS), code
