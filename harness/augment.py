@@ -26,7 +26,10 @@ DRAWS_PER_FAMILY = 3  # uniforms each family may use per image
 
 @dataclass(frozen=True)
 class DSAConfig:
-    """DSA settings (defaults from the DSA/DM papers). ``single_family``: one family per call."""
+    """DSA settings (defaults from the DSA/DM papers). ``single_family``: one family per call.
+    ``crop_whole_pixels``: crop shifts by a whole number of pixels, up to int(side * crop + 0.5)
+    each way with zero fill, as the NCFM authors' DiffAug ``crop_fn``; otherwise DSA's continuous
+    translation of up to crop * (side - 1) pixels, resampled bilinearly."""
 
     strategy: str = "color_crop_cutout_flip_scale_rotate"
     single_family: bool = True
@@ -34,6 +37,7 @@ class DSAConfig:
     saturation: float = 2.0
     contrast: float = 0.5
     crop: float = 0.125
+    crop_whole_pixels: bool = False
     cutout: float = 0.5
     scale: float = 1.2
     rotate_degrees: float = 15.0
@@ -93,7 +97,13 @@ def _color(x, u, cfg):
 
 
 def _crop(x, u, cfg):
-    shift = (u[:, :2] * 2 - 1) * 2 * cfg.crop  # +-crop of the side, in [-1, 1] grid units
+    if cfg.crop_whole_pixels:  # k in {-s..s} pixels, uniform; k pixels are 2k / (side - 1) grid units
+        sides = torch.tensor([x.shape[3], x.shape[2]], device=x.device, dtype=x.dtype)
+        most = torch.floor(sides * cfg.crop + 0.5)
+        pixels = torch.minimum(torch.floor(u[:, :2] * (2 * most + 1)), 2 * most) - most
+        shift = pixels * 2 / (sides - 1)
+    else:
+        shift = (u[:, :2] * 2 - 1) * 2 * cfg.crop  # +-crop of the side, in [-1, 1] grid units
     eye = torch.eye(2, device=x.device, dtype=x.dtype).expand(len(x), 2, 2)
     return _affine(x, torch.cat([eye, shift.unsqueeze(2)], dim=2))
 

@@ -129,3 +129,21 @@ def test_real_batch_and_dsa_draws_come_from_separate_streams(tiny):
         assert real_seed != dsa_seed
         same_stream = torch.rand(len(FAMILIES), DRAWS_PER_FAMILY, generator=torch.Generator().manual_seed(real_seed))
         assert not torch.equal(dsa, same_stream)  # the real batch's words are not the DSA draw's
+
+
+def test_whole_pixel_crop_is_an_exact_shift_over_every_offset_with_zero_fill():
+    """crop_whole_pixels (the NCFM authors' crop_fn): each image is its input moved by a whole number
+    of pixels in -s..s, s = int(side * crop + 0.5), the uncovered border zero; every offset occurs."""
+    cfg = DSAConfig(strategy="crop", crop_whole_pixels=True)
+    side, most = 28, int(28 * 0.125 + 0.5)
+    x = torch.arange(1, side * side + 1, dtype=torch.float64).view(1, 1, side, side).repeat(400, 1, 1, 1)
+    y = augment(x, cfg, generator=torch.Generator().manual_seed(0))
+    seen = set()
+    for image in y[:, 0]:
+        centre = int(image[side // 2, side // 2].round()) - 1  # the source pixel now at the centre
+        dy, dx = centre // side - side // 2, centre % side - side // 2
+        padded = torch.nn.functional.pad(x[0, 0], (most, most, most, most))
+        expected = padded[most + dy:most + dy + side, most + dx:most + dx + side]
+        assert torch.allclose(image, expected, atol=1e-9)
+        seen.add((dy, dx))
+    assert {d for pair in seen for d in pair} == set(range(-most, most + 1))
