@@ -73,7 +73,7 @@ PRESET_TABLE = (
      "'ascent': the paper's min-max"),
     ("psi_scale_bounds", "not given", "Tanh output (bounded by construction)", "(0.5, 2): argued above"),
     ("multi_formation", "rho = 2 (sec. 5.1)", f"2 ({CFG}: factor)", "2"),
-    ("matching_aug", "DSA (sec. 5.1)", f"color_crop_cutout, all applied ({CFG}: aug_type)",
+    ("matching_aug", "DSA (sec. 5.1)", f"color_crop_cutout, all applied, crop by whole pixels ({CFG}: aug_type)",
      "'dsa': the DSA/DM strategy, one family per class"),
     ("calibration", "not part of the method", f"1 ({CFG}: calib_weight)", "0: not in the paper"),
     ("calibration_steps", "not part of the method",

@@ -111,8 +111,8 @@ PER = ("iteration", "class")  # once per iteration, or once per class (the autho
 CALIB_KEY = -7  # the mix_seed slot of the calibration step's augmentation
 __all__ = ["NCFM", "NCFMConfig", "MixtureSampler", "MLPSampler"]
 # the authors' matching augmentation (aug_type color_crop_cutout, DiffAug batch=True: every family
-# applied, one draw shared by a class's real and synthetic batch)
-AUTHORS_MATCHING_AUG = DSAConfig(strategy="color_crop_cutout", single_family=False)
+# applied, one draw shared by a class's real and synthetic batch; their crop_fn shifts by whole pixels)
+AUTHORS_MATCHING_AUG = DSAConfig(strategy="color_crop_cutout", single_family=False, crop_whole_pixels=True)
 
 @dataclass(frozen=True)
 class NCFMConfig(IterativeConfig):

@@ -70,6 +70,16 @@ def test_page_names_every_cell_and_the_command_that_regenerates_it():
     assert "| dm | dm: image gradient | float64 | 1.0e-13 |" in page and "1.0e-07" not in page
 
 
+def test_a_superseded_protocol_is_shown_apart_and_the_cells_use_the_current_one():
+    old, manifests = _records(0.0, 5.0)
+    old["protocol_fingerprint"] = old["protocol_fingerprint"].replace("abc", "0ld")
+    new, _ = _records(0.0, 0.0)
+    page = agreement_page(pd.concat([old, new]), manifests, "regenerate")
+    main, earlier = page.split("## dm:")[1].split("earlier version of its protocol")
+    assert "| harness | harness |" in main and "**no**" not in main and "dm-authors-300 (abc)" in main
+    assert "0ld" not in main and "| authors | harness, dm-authors-300 (0ld) |" in earlier and "**no**" in earlier
+
+
 def test_each_code_section_names_only_its_own_authors_command():
     frames = [_records(0.0, 0.0, code) for code in ("dm", "ncfm")]
     page = agreement_page(pd.concat([f for f, _ in frames]), {**frames[0][1], **frames[1][1]}, "regenerate")
