@@ -73,8 +73,11 @@ PRESET_TABLE = (
      "'ascent': the paper's min-max"),
     ("psi_scale_bounds", "not given", "Tanh output (bounded by construction)", "(0.5, 2): argued above"),
     ("multi_formation", "rho = 2 (sec. 5.1)", f"2 ({CFG}: factor)", "2"),
-    ("matching_aug", "DSA (sec. 5.1)", f"color_crop_cutout, all applied, crop by whole pixels ({CFG}: aug_type)",
+    ("matching_aug", "DSA (sec. 5.1)", f"color_crop_cutout, all applied ({CFG}: aug_type)",
      "'dsa': the DSA/DM strategy, one family per class"),
+    ("matching_crop", "not given", "whole pixels, up to int(side / 8 + 0.5), zero fill (utils/diffaug.py crop_fn)",
+     "'continuous': DSA's translation as the harness's other matching distillers (the NCFM 2 x 2 in "
+     "docs/agreement.md measured the difference)"),
     ("calibration", "not part of the method", f"1 ({CFG}: calib_weight)", "0: not in the paper"),
     ("calibration_steps", "not part of the method",
      f"1 ({CFG}: iter_calib): after the match loop, iter_calib rounds of an image step per class on "
@@ -91,7 +94,7 @@ OFFICIAL = {"image_optimizer": "authors", "iterations": 20000, "real_batch": 102
             "pixel_space": True, "image_step": "class", "init": "authors", "lr_plateau_patience": 500,
             "lr_plateau_factor": 0.5, "pretrain": "official", "pretrained": 20, "num_freqs": 4096,
             "frequency_draw": "class", "alpha": 0.5, "loss_scale": 300.0, "psi": "none", "class_block": 1,
-            "multi_formation": 2, "matching_aug": "authors", "calibration": 1.0, "calibration_steps": 1,
+            "multi_formation": 2, "matching_aug": "authors", "matching_crop": "whole-pixels", "calibration": 1.0, "calibration_steps": 1,
             "calibration_teacher": "drawn", "normalise_features": True}
 # image_optimizer='authors': (dataset, IPC) -> (optimizer, lr, momentum, weight decay) where the authors'
 # config builds something other than AdamW(lr_images, weight_decay) (the image_optimizer row). Every other

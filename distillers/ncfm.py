@@ -71,7 +71,7 @@ across processes do not change the result (except under ``image_step=class``, ab
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 import torch
@@ -111,8 +111,9 @@ PER = ("iteration", "class")  # once per iteration, or once per class (the autho
 CALIB_KEY = -7  # the mix_seed slot of the calibration step's augmentation
 __all__ = ["NCFM", "NCFMConfig", "MixtureSampler", "MLPSampler"]
 # the authors' matching augmentation (aug_type color_crop_cutout, DiffAug batch=True: every family
-# applied, one draw shared by a class's real and synthetic batch; their crop_fn shifts by whole pixels)
-AUTHORS_MATCHING_AUG = DSAConfig(strategy="color_crop_cutout", single_family=False, crop_whole_pixels=True)
+# applied, one draw shared by a class's real and synthetic batch); their crop_fn shifts by whole
+# pixels: matching_crop 'whole-pixels'
+AUTHORS_MATCHING_AUG = DSAConfig(strategy="color_crop_cutout", single_family=False)
 
 @dataclass(frozen=True)
 class NCFMConfig(IterativeConfig):
@@ -139,6 +140,7 @@ class NCFMConfig(IterativeConfig):
     psi_update: Annotated[str, OneOf(("ascent", "none"))] = "ascent"  # ascent: psi maximises the discrepancy; none: psi stays at its random init
     loss_scale: Positive = 1.0
     matching_aug: Annotated[str, OneOf(("dsa", "authors"))] = "dsa"
+    matching_crop: Annotated[str, OneOf(("continuous", "whole-pixels"))] = "continuous"  # DSAConfig.crop_whole_pixels
     normalise_features: bool = True
     multi_formation: Count = 2
     dsa: bool = True
@@ -189,6 +191,8 @@ class NCFM(IterativeDistiller):
         self.dsa = siamese_dsa(data.info, cfg.dsa)
         if cfg.dsa and cfg.matching_aug == "authors":
             self.dsa = AUTHORS_MATCHING_AUG.for_dataset(data.info)
+        if self.dsa is not None:
+            self.dsa = replace(self.dsa, crop_whole_pixels=cfg.matching_crop == "whole-pixels")
         with torch.no_grad():
             self.dim = self.extractor(run.seed, 0).embed(self.decoded(0, 1)[:1]).shape[1]
         self.psi, self.psi_optimizer = None, None

@@ -94,7 +94,7 @@ LATER_SETTINGS = {"pretrain": "cpu-2epoch", "critic_pretrain": "cpu-2epoch", "cr
                   "matching_aug": "dsa", "lr_plateau_patience": 0, "calibration_steps": 0, "image_step": "iteration",
                   "pixel_space": False, "init": "random", "real_sample": "random", "calibration_teacher": "fixed",
                   "frequency_draw": "iteration", "lr_plateau_factor": 0.5, "psi_update": "ascent",
-                  "image_optimizer": "adamw"}
+                  "image_optimizer": "adamw", "matching_crop": "continuous"}
 
 
 def identity_config(config: dict) -> dict:
