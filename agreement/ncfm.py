@@ -15,6 +15,11 @@ images back to the stored ones. Theirs orders the output cell-major (every image
 then every image's second), the harness image-major; compared after that reordering, which no
 loss depends on (every loss is a mean over a class's images).
 
+Crop: their ``utils/diffaug.py`` ``DiffAug.crop_fn`` against the harness's whole-pixel crop
+(``DSAConfig.crop_whole_pixels``, what ``ncfm-official`` matches with and the ``ncfm`` protocol
+trains with) at 28 and 32 pixels: every output of theirs equals the harness's crop at some shift,
+and the shifts their draws reach are exactly the harness's range.
+
 One iteration of ``ncfm-official`` (``NCFM.step``), with and without the calibration term, on
 random real images (3 classes, 3 x 32 x 32, CIFAR-10's mean and std as their code holds them),
 augmentation off (``dsa=False``; their ``aug_type none``), 8 real images per class and a pool of
@@ -57,6 +62,7 @@ from argparse import Namespace
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 
@@ -65,6 +71,7 @@ from distillers import RunContext, create_distiller
 from distillers._extractors import configured_recipe
 from distillers._formation import decoded_set
 from distillers._ncfm_parts import to_pixels
+from harness.augment import DRAWS_PER_FAMILY, FAMILIES, DSAConfig, augment
 from harness.errors import HarnessError
 from harness.importing.pool import convnet_names
 from harness.models import build_model
@@ -87,6 +94,7 @@ def checks(path: Path, dtype: torch.dtype) -> list[Check]:
                                       import_theirs(REPO, *MODULES))))
         cfg = their_config(theirs, root / CONFIG)
         out = [check for factor in (cfg["factor"], 4) for check in decoder_checks(theirs, cfg, factor)]
+        out += [check for size in (28, 32) for check in crop_checks(theirs, size)]
         for calibration in (True, False):
             out += iteration_checks(theirs, cfg, calibration)
     return out
@@ -124,6 +132,33 @@ def decoder_checks(theirs, cfg: dict, factor: int) -> list[Check]:
     return [Check(f"{name}: decoded images and labels",
                   relative_error(ours, image_major(out)) if same_labels else float("inf")),
             Check(f"{name}: gradient to the stored images", relative_error(ours_in.grad, their_in.grad))]
+
+
+def crop_checks(theirs, size: int, draws: int = 600) -> list[Check]:
+    """Their DiffAug ``crop_fn`` (``batch=True``, one shift per call, as their matching calls it)
+    against the harness's whole-pixel crop: each output of theirs is the harness's crop at one shift
+    of its range, and over ``draws`` calls (numpy seeded 0..draws-1) the shifts theirs drew are
+    exactly that range."""
+    x = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(size)).to(torch.get_default_dtype())
+    cfg = DSAConfig(strategy="crop", crop_whole_pixels=True)
+    most = int(size * cfg.crop + 0.5)
+    ours = {}
+    for ky in range(-most, most + 1):
+        for kx in range(-most, most + 1):
+            uniforms = torch.zeros(len(x), len(FAMILIES), DRAWS_PER_FAMILY, dtype=x.dtype)
+            uniforms[:, FAMILIES.index("crop"), :2] = (torch.tensor([kx, ky]) + most + 0.5) / (2 * most + 1)
+            ours[ky, kx] = augment(x, cfg, uniforms=uniforms)
+    aug, worst, drawn = theirs.diffaug.DiffAug(strategy="crop", batch=True), 0.0, set()
+    for draw in range(draws):
+        np.random.seed(draw)
+        out = aug.crop_fn(x.clone(), batch=True)
+        errors = {shift: relative_error(image, out) for shift, image in ours.items()}
+        nearest = min(errors, key=errors.get)
+        worst, drawn = max(worst, errors[nearest]), drawn | {nearest}
+    name = f"DiffAug crop ({size} x {size})"
+    return [Check(f"{name}: each of {draws} outputs is a harness whole-pixel crop", worst),
+            Check(f"{name}: the shifts drawn are the harness's, -{most}..{most} pixels each way",
+                  0.0 if drawn == set(ours) else float("inf"))]
 
 
 @contextmanager

@@ -2,8 +2,10 @@
 
 Reads ``<output>/records/*.jsonl`` (the harness's ``evaluate`` records, the ``authors-eval`` records
 the drivers of the authors' code wrote, and ``agree`` records) and the manifests under
-``<output>/synsets``; writes the page (``--page``). See :mod:`reports.agreement` for how cells are
-matched and when a harness cell agrees with the authors'.
+``<output>/synsets``; writes the page (``--page``). Each folder ``<output>/earlier/<name>/`` is a
+2 x 2 a later run replaced, laid out the same (``records/``, ``synsets/``) with ``about.md``, one
+paragraph on what changed since; the page shows it under its code. See :mod:`reports.agreement` for
+how cells are matched and when a harness cell agrees with the authors'.
 """
 
 from __future__ import annotations
@@ -25,6 +27,23 @@ def read_manifests(folder: Path) -> dict[str, dict]:
     return {m["sha256"]: m for m in manifests if m is not None}
 
 
+def read_earlier_runs(root: Path) -> tuple:
+    """Every ``<root>/earlier/<name>/`` as a :class:`reports.agreement.EarlierRun`, by name."""
+    from harness.records import load_records
+    from reports.agreement import EarlierRun
+
+    runs = []
+    for folder in sorted(p for p in (root / "earlier").glob("*") if p.is_dir()):
+        about = folder / "about.md"
+        if not about.is_file():
+            raise HarnessError(f"{folder} has no about.md: write one paragraph saying what changed since that run")
+        records = load_records(sorted((folder / "records").glob("*.jsonl")))
+        if records.empty:
+            raise HarnessError(f"no records under {folder / 'records'}: an earlier run keeps the records it was judged by")
+        runs.append(EarlierRun(folder.name, about.read_text().strip(), records, read_manifests(folder / "synsets")))
+    return tuple(runs)
+
+
 def main(argv=None) -> None:
     from harness.checkpoint import atomic_write_text
     from harness.records import load_records
@@ -40,10 +59,10 @@ def main(argv=None) -> None:
     records = load_records(sorted((root / "records").glob("*.jsonl")))
     if records.empty:
         raise HarnessError(f"no records under {root / 'records'}: point --output at the folder the agreement runs wrote")
-    manifests = read_manifests(root / "synsets")
+    manifests, earlier = read_manifests(root / "synsets"), read_earlier_runs(root)
     regenerate = "python -m harness agreement-page" + (f" --output {args.output}" if args.output else "")
     args.page.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.page, agreement_page(records, manifests, regenerate) + "\n")
+    atomic_write_text(args.page, agreement_page(records, manifests, regenerate, earlier) + "\n")
     print(f"page: {args.page}")
 
 

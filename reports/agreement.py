@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -78,12 +79,23 @@ DEVIATIONS = {
         "one-step checks below).",
         "Their DiffAug crops by whole pixels (up to 4 on a 28-pixel side, zero fill), in the matching and "
         "in the evaluation; the harness did so by DSA's continuous translation (up to 3.4 pixels, "
-        "resampled bilinearly) until this 2 x 2 showed the gaps, and now crops as theirs "
+        "resampled bilinearly) until the first run of this 2 x 2 showed the gaps (the earlier run below), and now crops as theirs "
         "(`crop_whole_pixels`, `harness/augment.py`) in `ncfm-official`'s matching and the `ncfm` protocol. "
         "Their Fashion-MNIST mean is 0.2861, the harness's 0.2860: sets move between the codes through raw pixels.",
     ],
 }
 SEEDING = {"dm": "seeded by the driver", "ncfm": "seeded by their init_script from train.seed"}
+
+
+@dataclass(frozen=True)
+class EarlierRun:
+    """A 2 x 2 that a later one replaced (e.g. before a fix it led to), kept on the page as evidence:
+    its own records and manifests, and ``about``, what changed since."""
+
+    name: str
+    about: str
+    records: pd.DataFrame
+    manifests: dict
 
 
 def agreement_cells(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.DataFrame:
@@ -107,20 +119,7 @@ def agreement_cells(records: pd.DataFrame, manifests: dict[str, dict]) -> pd.Dat
                             "wall": r.get("timing.wall_seconds")})
     cells = pd.DataFrame(authors + harness, columns=["code", "maker", "set_seed", "evaluator", "accuracy",
                                                      "set_sha256", "protocol", "wall"])
-    return cells.drop_duplicates(["code", "maker", "set_seed", "evaluator", "protocol"], keep="last")
-
-
-def current_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    """The cells the 2 x 2 judges: per (code, maker, seed, evaluator) the last protocol recorded."""
     return cells.drop_duplicates(["code", "maker", "set_seed", "evaluator"], keep="last")
-
-
-def superseded_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    """Harness evaluations under a protocol version no longer current (e.g. before a fix the 2 x 2
-    found), with the authors' cells to pair them with; ``evaluator`` names the old protocol."""
-    old = cells.drop(current_cells(cells).index)
-    old = old.assign(evaluator="harness, " + old.protocol)
-    return pd.concat([cells[(cells.evaluator == "authors") & cells.code.isin(old.code)], old])
 
 
 def cell_table(cells: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +128,7 @@ def cell_table(cells: pd.DataFrame) -> pd.DataFrame:
     out = []
     for code, part in cells.groupby("code"):
         base = part[(part.maker == "authors") & (part.evaluator == "authors")].set_index("set_seed")["accuracy"]
-        for maker, evaluator in CELLS + tuple(sorted(set(zip(part.maker, part.evaluator)) - set(CELLS))):
+        for maker, evaluator in CELLS:
             values = part[(part.maker == maker) & (part.evaluator == evaluator)].set_index("set_seed")["accuracy"]
             if values.empty:
                 continue
@@ -232,10 +231,21 @@ def json_line(config: dict) -> str:
     return ", ".join(f"{k}={config[k]}" for k in keys if k in config)
 
 
-def agreement_page(records: pd.DataFrame, manifests: dict[str, dict], regenerate: str) -> str:
-    """The whole page as markdown."""
-    every = agreement_cells(records, manifests)
-    cells, earlier = current_cells(every), cell_table(superseded_cells(every))
+def _earlier_lines(code: str, run: EarlierRun) -> list[str]:
+    cells = agreement_cells(run.records, run.manifests)
+    cells = cells[cells.code == code]
+    if cells.empty:
+        return []
+    lines = [f"### Earlier run: {run.name}", "", run.about, "", "Settings:", ""]
+    lines += _settings_lines(cells, run.records, run.manifests) + [""]
+    lines += _cell_lines(cell_table(cells)) + ["", "Per distillation seed (test accuracy, %):", ""]
+    return lines + _seed_lines(cells) + [""]
+
+
+def agreement_page(records: pd.DataFrame, manifests: dict[str, dict], regenerate: str,
+                   earlier: tuple[EarlierRun, ...] = ()) -> str:
+    """The whole page as markdown; each code's section ends with its earlier runs, if any."""
+    cells = agreement_cells(records, manifests)
     lines = ["# Agreement with the authors' code", "",
              "Generated from records by `" + regenerate + "`; do not edit by hand. Each code base's methods are "
              "run beside the authors' own code at equal settings: the authors' code unmodified, through a "
@@ -249,11 +259,9 @@ def agreement_page(records: pd.DataFrame, manifests: dict[str, dict], regenerate
         lines += _settings_lines(part, records, manifests) + [""]
         lines += _cell_lines(table[table.code == code]) + ["", "Per distillation seed (test accuracy, %):", ""]
         lines += _seed_lines(part) + [""]
-        if len(earlier) and code in set(earlier.code):
-            old = earlier[(earlier.code == code) & (earlier["evaluated by"] != "authors")]
-            lines += ["Harness evaluations under an earlier version of its protocol (superseded; the cells above "
-                      "use the current one):", ""] + _cell_lines(old) + [""]
         lines += ["Deviations that remain:", ""] + [f"- {d}" for d in DEVIATIONS.get(code, [])] + [""]
+        for run in earlier:
+            lines += _earlier_lines(code, run)
     for code in sorted(set(CODES) - set(cells.code)):
         lines += [f"## {code}: 2 x 2 cross-evaluation", "", f"No cross-evaluation records of {code} yet: the cells "
                   f"appear here once `authors-eval` records of {code} are in the output folder.", ""]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from harness.records import records_frame
-from reports.agreement import CELLS, agreement_cells, agreement_page, cell_table
+from reports.agreement import CELLS, EarlierRun, agreement_cells, agreement_page, cell_table
 
 SEEDS = range(5)
 
@@ -70,14 +71,29 @@ def test_page_names_every_cell_and_the_command_that_regenerates_it():
     assert "| dm | dm: image gradient | float64 | 1.0e-13 |" in page and "1.0e-07" not in page
 
 
-def test_a_superseded_protocol_is_shown_apart_and_the_cells_use_the_current_one():
-    old, manifests = _records(0.0, 5.0)
-    old["protocol_fingerprint"] = old["protocol_fingerprint"].replace("abc", "0ld")
-    new, _ = _records(0.0, 0.0)
-    page = agreement_page(pd.concat([old, new]), manifests, "regenerate")
-    main, earlier = page.split("## dm:")[1].split("earlier version of its protocol")
-    assert "| harness | harness |" in main and "**no**" not in main and "dm-authors-300 (abc)" in main
-    assert "0ld" not in main and "| authors | harness, dm-authors-300 (0ld) |" in earlier and "**no**" in earlier
+def test_an_earlier_run_is_shown_under_its_code_after_the_current_cells():
+    current, manifests = _records(0.0, 0.0)
+    before, before_manifests = _records(0.0, 5.0)
+    page = agreement_page(current, manifests, "regenerate",
+                          (EarlierRun("before-the-fix", "The harness evaluated otherwise.", before, before_manifests),))
+    now, then = page.split("## dm:")[1].split("## One-step")[0].split("### Earlier run: before-the-fix")
+    assert "**no**" not in now and "The harness evaluated otherwise." in then and "**no**" in then
+    assert all(f"| {maker} | {evaluator} |" in then for maker, evaluator in CELLS)
+
+
+def test_an_earlier_run_without_its_about_note_is_refused(tmp_path, capsys):
+    from commands import entry_point
+
+    folder = tmp_path / "earlier" / "first"
+    (folder / "records").mkdir(parents=True)
+    (tmp_path / "records").mkdir()
+    line = '{"schema": 1, "key": "k", "task": "authors-eval", "metrics": {"accuracy": 1.0}}\n'
+    for records in (tmp_path / "records", folder / "records"):
+        (records / "authors-eval.jsonl").write_text(line)
+    with pytest.raises(SystemExit) as exit_:
+        entry_point("agreement-page", ["--output", str(tmp_path), "--page", str(tmp_path / "page.md")])
+    assert exit_.value.code == 2 and "has no about.md" in capsys.readouterr().err
+    assert not (tmp_path / "page.md").exists()
 
 
 def test_each_code_section_names_only_its_own_authors_command():
