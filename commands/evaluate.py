@@ -27,12 +27,16 @@ def main(argv=None) -> None:
                         help=f"comma-separated architectures from: {', '.join(MODELS.names())}")
     cli.add_protocol(parser)
     cli.add_seeds(parser, 3)
+    parser.add_argument("--first-seed", type=cli.SEED, default=0,
+                        help="evaluate seeds K..K+N-1 instead of 0..N-1 (e.g. each of several sets with its own "
+                             "draws of weights, batches and augmentation, so they are not all one draw)")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
     protocol = cli.protocol_from_args(args)
     synset, sha = read_synset(args.synset, args.dataset)
     cli.use_output(args.output)
-    records = evaluate_synset(synset, sha, args.archs, list(range(args.seeds)), protocol,
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    records = evaluate_synset(synset, sha, args.archs, seeds, protocol,
                               default_store("evaluate"), cli.resolve_device(args.device), progress=not args.no_progress)
     print(f"{set_label(synset)} on {synset.info.name}, ipc {synset.ipc}, protocol {protocol.name} "
           f"({protocol.for_dataset(synset.info).fingerprint()}), test accuracy %, final epoch:")

@@ -50,6 +50,17 @@ def test_unknown_arch(capsys, tiny):
     assert "unknown architecture 'resnet81'" in err and "resnet18" in err
 
 
+def test_evaluate_from_a_first_seed_records_those_seeds(capsys, tiny):
+    """--first-seed K --seeds N trains seeds K..K+N-1 (each set of a paired comparison its own draws)."""
+    from commands.evaluate import main
+    from distillers._runner import distil
+    from harness.records import load_records, records_path
+
+    path = distil("random", "mnist-tiny", 1, progress=False, log=lambda s: None)
+    main(["--synset", str(path), "--protocol", "smoke", "--first-seed", "7", "--seeds", "2", "--no-progress"])
+    assert sorted(load_records([records_path("evaluate")]).seed) == [7, 8]
+
+
 def test_unknown_setting(capsys):
     from commands.distill import main
 
