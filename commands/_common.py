@@ -68,7 +68,10 @@ class Parser(argparse.ArgumentParser):
                 close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
                 raise HarnessError(f"{self.prog}: unknown flag {flag}." + (f" Did you mean '{close[0]}'?" if close else
                                                                            " See --help."))
-        return super().parse_args(args, namespace)
+        parsed = super().parse_args(args, namespace)
+        if getattr(parsed, "output", None) is not None:  # the checks before use_output() read this folder's cache
+            os.environ["DD_OUTPUT"] = str(parsed.output)  # (e.g. --set pretrain=<a pool imported there>); nothing is written
+        return parsed
 
     def error(self, message: str):
         raise HarnessError(f"{self.prog}: {message}")

@@ -107,3 +107,16 @@ def test_the_command_prints_the_name_to_use(tmp_path, capsys):
     name = out.split(" as ")[1].split()[0]
     assert f"--set pretrain={name}" in out and json.loads((cache_dir("pretrained", "imported") / f"{name}.json").read_text())["available"] == 2
     assert imported_pool(name).source == "built by the test"
+
+
+def test_a_pool_imported_into_the_output_folder_is_found_when_that_folder_is_given_as_output(tmp_path, monkeypatch):
+    """``--set pretrain=imported-...`` is checked before the command takes ``--output`` as its folder:
+    the check must look in that folder's cache, not in $DD_OUTPUT's."""
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("DD_OUTPUT", str(elsewhere))
+    pool = import_pool(write_pool(tmp_path / "pool", seed=2), DATASET, log=lambda s: None)
+    monkeypatch.setenv("DD_OUTPUT", str(tmp_path / "default"))
+    entry_point("distill", ["--distiller", "ncfm-official", "--dataset", DATASET, "--ipc", "1", "--iterations", "1",
+                            "--real-batch", "4", "--budget", "paper", "--set", "num_freqs=16", "--set", "pretrained=0", "--set", f"pretrain={pool.name}",
+                            "--output", str(elsewhere), "--no-progress"])
+    assert list((elsewhere / "synsets").rglob("*.safetensors")) and not (tmp_path / "default").exists()
