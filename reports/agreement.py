@@ -49,6 +49,10 @@ DEVIATIONS = {
         "`--Iteration N-1` against the harness's `--iterations N`, so both make N updates.",
         "Their Fashion-MNIST mean is 0.2861, the harness's 0.2860 (std 0.3530 both): sets move between "
         "the two normalised spaces through raw pixels (the importer and the driver both do this).",
+        "Every set is evaluated with evaluation seed 0 on both sides (the driver's `--seed 0`, the harness's "
+        "`--seeds 1`; each record names its command): one draw of evaluation weights, batches and augmentation "
+        "is shared by the five sets of a side, which the paired interval over sets cannot see. The NCFM 2 x 2 "
+        "below gives each set its own evaluation seed; this one was not re-run that way.",
     ],
     "ncfm": [
         "Their code has no Fashion-MNIST config: both sides run their `config/ipc10/cifar10.yaml` with the "
@@ -58,17 +62,22 @@ DEVIATIONS = {
         "(`--budget paper --iterations 100 --real-batch 64`).",
         "One teacher pool for both: their `pretrain/pretrain_script.py` made it; the harness reads the same "
         "files with `python -m harness import-pool` (tensors only), which named it by their sha256 (listed "
-        "above). Its two networks score the same on the test split in both codes (their log 76.4 / 76.0, "
-        "the importer 76.41 / 76.00).",
+        "above). Its two networks score the same on the test split in both codes (their log 76.7 / 76.3, "
+        "the importer 76.68 / 76.33).",
         "Their code runs on the CPU through a driver (run-time shims, no file edited): a one-process gloo "
-        "group; `.cuda()` is the identity; each 'cuda' device argument is 'cpu'; their DiffAug output is "
+        "group; `.cuda()` is the identity; each 'cuda' device argument is 'cpu'; DistributedDataParallel gets "
+        "no `device_ids` (a CPU module takes none); their DiffAug output is "
         "re-laid out with standard strides (same values: with one channel their crop returns a "
         "channels-last tensor that their ConvNet's `.view` refuses on this CPU build); their condensation "
         "saves its last iteration (their `it_save` saves every 1000); their evaluation's return value "
-        "(best and last accuracy) is written to a file.",
+        "(best and last accuracy) is written to a file. The drivers, as they ran, are in "
+        "`docs/agreement-data/drivers/`.",
         "Their `init_script` seeds only when `train.seed` > 0 (as we read it): both sides use seeds 1-5. Their "
         "draws (network and blend, augmentation, frequencies) come from global generators and a "
-        "background thread, the harness's from keyed generators: seeds are paired by number, not by draw.",
+        "background thread, the harness's from keyed generators: seeds are paired by number, not by draw. "
+        "Set S is evaluated with evaluation seed S on both sides (their `train.seed` S, the harness's "
+        "`--first-seed S --seeds 1`), so no one draw of evaluation weights, batches and augmentation is "
+        "shared by every set.",
         "Evaluation at a CPU budget on both sides: `evaluation_epochs` 100 (theirs 2000; the lr halves at "
         "1/5 .. 4/5 of it in both) and one model per set (their `val_repeat` defaults to 10). Their log's "
         "'best' (the highest of the tests every `epoch_eval_interval` epochs, a selection on test "
