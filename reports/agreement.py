@@ -77,7 +77,9 @@ DEVIATIONS = {
         "background thread, the harness's from keyed generators: seeds are paired by number, not by draw. "
         "Set S is evaluated with evaluation seed S on both sides (their `train.seed` S, the harness's "
         "`--first-seed S --seeds 1`), so no one draw of evaluation weights, batches and augmentation is "
-        "shared by every set.",
+        "shared by every set. The price is power: a draw per set adds the evaluation's own spread to every "
+        "paired difference, so these intervals are wider than the earlier run's below (one draw per side), "
+        "and a gap smaller than an interval's half-width is not excluded.",
         "Evaluation at a CPU budget on both sides: `evaluation_epochs` 100 (theirs 2000; the lr halves at "
         "1/5 .. 4/5 of it in both) and one model per set (their `val_repeat` defaults to 10). Their log's "
         "'best' (the highest of the tests every `epoch_eval_interval` epochs, a selection on test "
