@@ -8,6 +8,7 @@ and prints mean, std and the 95% interval.
 from __future__ import annotations
 
 from commands import _common as cli
+from harness.errors import HarnessError
 
 WRITES = "writes: one record per (architecture, seed) to <output>/records/evaluate.jsonl"
 
@@ -32,6 +33,10 @@ def main(argv=None) -> None:
                              "draws of weights, batches and augmentation, so they are not all one draw)")
     cli.add_run_flags(parser)
     args = parser.parse_args(argv)
+    if args.first_seed + args.seeds - 1 > cli.MAX_SEED:
+        raise HarnessError(f"--first-seed {args.first_seed} --seeds {args.seeds} reaches seed "
+                           f"{args.first_seed + args.seeds - 1}, past the last 32-bit seed {cli.MAX_SEED}: "
+                           f"start at {cli.MAX_SEED - args.seeds + 1} or lower")
     protocol = cli.protocol_from_args(args)
     synset, sha = read_synset(args.synset, args.dataset)
     cli.use_output(args.output)

@@ -31,8 +31,7 @@ def identity_fields(protocol: dict) -> dict:
     fingerprint covers: every one but the name, fields added later left out at their default. Any
     hash that contains a protocol (e.g. a NAS budget's) must go through this, or adding a field
     changes what it identifies."""
-    return {k: _without_later_fields(v) for k, v in protocol.items()
-            if k != "name" and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
+    return _without_later_fields({k: v for k, v in protocol.items() if k != "name"})
 
 
 def _without_later_fields(value):

@@ -98,6 +98,7 @@ CASES = [  # (command, argv, a fragment of the one-line error)
     ("sweep", ["--distillers", "herding", "--datasets", "mnist-lt", "--ipc", "100"], "use --ipc 54 or less"),
     ("bench", ["--only", "all", "distill"], "or all alone"),
     ("evaluate", ["--synset", ARTIFACT, "--dataset", "mnsit"], "Did you mean 'mnist'"),
+    ("evaluate", ["--synset", ARTIFACT, "--first-seed", "4294967295", "--seeds", "2"], "past the last 32-bit seed"),
     ("import-pool", ["/no/such/pool", "--dataset", "mnist-tiny"], "is not a folder"),
     ("import-pool", [FILE, "--dataset", "mnist-tiny"], "is not a folder"),
     ("import-pool", ["/", "--dataset", "mnist-tiny", "--arch", "convnt"], "Did you mean 'convnet'"),

@@ -117,6 +117,6 @@ def test_a_pool_imported_into_the_output_folder_is_found_when_that_folder_is_giv
     pool = import_pool(write_pool(tmp_path / "pool", seed=2), DATASET, log=lambda s: None)
     monkeypatch.setenv("DD_OUTPUT", str(tmp_path / "default"))
     entry_point("distill", ["--distiller", "ncfm-official", "--dataset", DATASET, "--ipc", "1", "--iterations", "1",
-                            "--real-batch", "4", "--budget", "paper", "--set", "num_freqs=16", "--set", "pretrained=0", "--set", f"pretrain={pool.name}",
-                            "--output", str(elsewhere), "--no-progress"])
+                            "--real-batch", "4", "--budget", "paper", "--set", "num_freqs=16", "--set", "pretrained=0",
+                            "--set", f"pretrain={pool.name}", "--output", str(elsewhere), "--no-progress"])
     assert list((elsewhere / "synsets").rglob("*.safetensors")) and not (tmp_path / "default").exists()
